@@ -1,0 +1,590 @@
+// The DataStream API: typed handles on the StreamGraph a program is building.
+// Every method records a node; nothing runs until execute().
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "eddy/environment.h"
+#include "eddy/functions.h"
+#include "eddy/internal/operators.h"
+#include "eddy/internal/stream_graph.h"
+#include "eddy/internal/type_handle.h"
+#include "eddy/sinks.h"
+#include "eddy/sources.h"
+
+namespace eddy {
+
+template <class T, class KeyFn>
+class KeyedStream;
+template <class T1, class T2>
+class ConnectedStreams;
+template <class T>
+class SingleOutputStreamOperator;
+template <class T>
+class DataStreamSink;
+
+namespace internal {
+
+// ---- Compile-time checks of user function signatures ----
+
+template <class F, class T>
+inline constexpr bool kIsMapFn =
+    requires(F& f, const T& v) { f.map(v); } || std::is_invocable_v<F&, const T&>;
+template <class F, class T>
+inline constexpr bool kIsFilterFn = requires(F& f, const T& v) {
+  { f.filter(v) } -> std::convertible_to<bool>;
+} || std::is_invocable_r_v<bool, F&, const T&>;
+template <class F, class T>
+inline constexpr bool kIsKeyFn =
+    requires(F& f, const T& v) { f.getKey(v); } || std::is_invocable_v<F&, const T&>;
+template <class F, class T>
+inline constexpr bool kIsReduceFn = requires(F& f, const T& a) {
+  { f.reduce(a, a) } -> std::convertible_to<T>;
+} || std::is_invocable_r_v<T, F&, const T&, const T&>;
+template <class F, class T>
+inline constexpr bool kIsSinkFn =
+    requires(F& f, const T& v) { f.invoke(v); } || std::is_invocable_v<F&, const T&>;
+
+template <class F, class T>
+struct MapResult {
+  using type = std::decay_t<decltype(CallMap(std::declval<F&>(), std::declval<const T&>()))>;
+};
+
+// The X of a Collector<X>& parameter at position N of a callable's operator().
+template <class M>
+struct MemberFnArgs;
+template <class R, class C, class... A>
+struct MemberFnArgs<R (C::*)(A...) const> {
+  using Args = std::tuple<A...>;
+};
+template <class R, class C, class... A>
+struct MemberFnArgs<R (C::*)(A...)> {
+  using Args = std::tuple<A...>;
+};
+template <class C>
+struct CollectorValue {
+  using type = void;
+};
+template <class X>
+struct CollectorValue<Collector<X>&> {
+  using type = X;
+};
+template <class F, size_t N, class = void>
+struct CollectorArg {
+  using type = void;
+};
+template <class F, size_t N>
+struct CollectorArg<F, N, std::void_t<decltype(&F::operator())>> {
+  using Args = typename MemberFnArgs<decltype(&F::operator())>::Args;
+  using type = typename CollectorValue<std::tuple_element_t<N, Args>>::type;
+};
+// OUT of a flatMap/process function: explicit, F::OutputType, or the lambda's
+// Collector<OUT>& parameter.
+template <class Explicit, class F, size_t N>
+struct FunctionOutput {
+  using type = Explicit;
+};
+template <class F, size_t N>
+struct FunctionOutput<void, F, N> {
+  using type = decltype([] {
+    if constexpr (requires { typename F::OutputType; }) {
+      return std::type_identity<typename F::OutputType>{};
+    } else {
+      return std::type_identity<typename CollectorArg<F, N>::type>{};
+    }
+  }())::type;
+};
+
+// Combines a field of `acc` with the same field of `v` for sum/min/max and
+// picks whole records for minBy/maxBy.
+enum class Aggregation { kSum, kMin, kMax, kMinBy, kMaxBy };
+
+template <class V>
+bool AggregateValue(V& acc, const V& v, Aggregation agg) {
+  if constexpr (std::is_arithmetic_v<V>) {
+    switch (agg) {
+      case Aggregation::kSum: acc = static_cast<V>(acc + v); return false;
+      case Aggregation::kMin: if (v < acc) acc = v; return false;
+      case Aggregation::kMax: if (v > acc) acc = v; return false;
+      case Aggregation::kMinBy: return v < acc;
+      case Aggregation::kMaxBy: return v > acc;
+    }
+  }
+  return false;
+}
+
+template <class T>
+std::function<void(T&, const T&)> FieldAggregator(int position, Aggregation agg,
+                                                   const char* what) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument(std::string(what) + "(" + std::to_string(position) + "): " + why);
+  };
+  if constexpr (std::is_arithmetic_v<T>) {
+    if (position != 0) fail("a stream of a basic type only has position 0");
+    return [agg](T& acc, const T& v) {
+      if (AggregateValue(acc, v, agg)) acc = v;
+    };
+  } else if constexpr (requires { std::tuple_size<T>::value; }) {
+    constexpr int n = static_cast<int>(std::tuple_size_v<T>);
+    if (position < 0 || position >= n) {
+      fail("position out of range for a tuple of " + std::to_string(n) + " fields");
+    }
+    bool numeric = false;
+    [&]<size_t... I>(std::index_sequence<I...>) {
+      ((static_cast<int>(I) == position
+            ? (numeric = std::is_arithmetic_v<std::tuple_element_t<I, T>>, 0)
+            : 0),
+       ...);
+    }(std::make_index_sequence<n>{});
+    if (!numeric) fail("the field at this position is not numeric");
+    return [position, agg](T& acc, const T& v) {
+      [&]<size_t... I>(std::index_sequence<I...>) {
+        ((static_cast<int>(I) == position
+              ? (AggregateValue(std::get<I>(acc), std::get<I>(v), agg) ? (acc = v, 0) : 0)
+              : 0),
+         ...);
+      }(std::make_index_sequence<n>{});
+    };
+  } else {
+    fail("positions need a tuple, pair or basic type; use a member pointer for structs");
+    return {};
+  }
+}
+
+}  // namespace internal
+
+template <class T>
+class DataStream {
+ public:
+  using ValueType = T;
+  DataStream(StreamExecutionEnvironment* env, int node_id) : env_(env), id_(node_id) {}
+  int getId() const { return id_; }
+  StreamExecutionEnvironment& getExecutionEnvironment() const { return *env_; }
+
+  // map(f): one output per input. f is a MapFunction<T, OUT> or OUT(const T&).
+  template <class F>
+  auto map(F f) {
+    static_assert(internal::kIsMapFn<F, T>,
+                  "map() expects a MapFunction<T, OUT> or a callable OUT(const T&)");
+    using OUT = typename internal::MapResult<F, T>::type;
+    return OneInput<OUT>("Map", [f] { return std::make_unique<internal::MapOperator<T, OUT, F>>(f); });
+  }
+
+  // flatMap(f): zero or more outputs per input, through a Collector<OUT>.
+  template <class OUT = void, class F>
+  auto flatMap(F f) {
+    using O = typename internal::FunctionOutput<OUT, F, 1>::type;
+    static_assert(!std::is_void_v<O>,
+                  "flatMap() expects a FlatMapFunction<T, OUT> or a callable "
+                  "void(const T&, Collector<OUT>&); for a generic lambda write flatMap<OUT>(...)");
+    static_assert(std::is_invocable_v<F&, const T&, Collector<O>&> ||
+                      requires(F& f2, const T& v, Collector<O>& c) { f2.flatMap(v, c); },
+                  "flatMap() expects a callable void(const T&, Collector<OUT>&)");
+    return OneInput<O>("Flat Map",
+                       [f] { return std::make_unique<internal::FlatMapOperator<T, O, F>>(f); });
+  }
+
+  // filter(f): keeps the records for which f returns true.
+  template <class F>
+  SingleOutputStreamOperator<T> filter(F f) {
+    static_assert(internal::kIsFilterFn<F, T>,
+                  "filter() expects a FilterFunction<T> or a callable bool(const T&)");
+    return OneInput<T>("Filter", [f] { return std::make_unique<internal::FilterOperator<T, F>>(f); });
+  }
+
+  // process(f): a ProcessFunction<T, OUT> or a callable
+  // void(const T&, ProcessFunction<T, OUT>::Context&, Collector<OUT>&); the
+  // context's output(tag, value) feeds getSideOutput(tag).
+  template <class OUT = void, class F>
+  auto process(F f) {
+    using O = typename internal::FunctionOutput<OUT, F, 2>::type;
+    static_assert(!std::is_void_v<O>,
+                  "process() expects a ProcessFunction<T, OUT> or a callable "
+                  "void(const T&, Context&, Collector<OUT>&); for a generic lambda write "
+                  "process<OUT>(...)");
+    return OneInput<O>("Process",
+                       [f] { return std::make_unique<internal::ProcessOperator<T, O, F>>(f); });
+  }
+
+  // keyBy(f): partitions by the key f returns (by key group); a KeySelector<T, K>
+  // or a callable K(const T&).
+  template <class F>
+  auto keyBy(F key_fn) {
+    static_assert(internal::kIsKeyFn<F, T>,
+                  "keyBy() expects a KeySelector<T, K> or a callable K(const T&)");
+    using K = std::decay_t<decltype(internal::CallKey(std::declval<F&>(), std::declval<const T&>()))>;
+    static_assert(kIsSerializable<K>, "the key type of keyBy() needs a TypeSerializer");
+    auto& node = Partition(internal::PartitionKind::kKeyGroup, "keyBy");
+    node.selector_factory = [key_fn](int channels, int max_parallelism) {
+      auto fn = [key_fn](const T& v) mutable { return internal::CallKey(key_fn, v); };
+      return std::unique_ptr<internal::ChannelSelectorBase>(
+          std::make_unique<internal::KeyGroupSelector<T, decltype(fn)>>(fn, channels,
+                                                                        max_parallelism));
+    };
+    return KeyedStream<T, F>(env_, node.id, key_fn);
+  }
+
+  // union_(others...): one stream of the records of all (union is a keyword).
+  template <class... Others>
+  DataStream<T> union_(const Others&... others) {
+    auto& node = graph().AddNode(internal::NodeKind::kUnion, "union",
+                                 {id_, others.getId()...}, internal::TypeHandleFor<T>());
+    return DataStream<T>(env_, node.id);
+  }
+
+  // connect(other): two streams of different types into one two-input function.
+  template <class U>
+  ConnectedStreams<T, U> connect(const DataStream<U>& other) {
+    return ConnectedStreams<T, U>(env_, id_, other.getId());
+  }
+
+  DataStream<T> rebalance() { return DataStream<T>(env_, Partition(internal::PartitionKind::kRebalance, "rebalance").id); }
+  DataStream<T> rescale() { return DataStream<T>(env_, Partition(internal::PartitionKind::kRescale, "rescale").id); }
+  DataStream<T> shuffle() { return DataStream<T>(env_, Partition(internal::PartitionKind::kShuffle, "shuffle").id); }
+  DataStream<T> broadcast() { return DataStream<T>(env_, Partition(internal::PartitionKind::kBroadcast, "broadcast").id); }
+  DataStream<T> global() { return DataStream<T>(env_, Partition(internal::PartitionKind::kGlobal, "global").id); }
+  DataStream<T> forward() { return DataStream<T>(env_, Partition(internal::PartitionKind::kForward, "forward").id); }
+
+  // Sinks.
+  DataStreamSink<T> print() { return AddSink(PrintSinkFunction<T>(false), "Print to Std. Out"); }
+  DataStreamSink<T> printToErr() { return AddSink(PrintSinkFunction<T>(true), "Print to Std. Err"); }
+  DataStreamSink<T> sinkTo(const FileSink& sink) {
+    return AddSink(RowFileSinkFunction<T>(sink.directory()), "FileSink");
+  }
+  // A SinkFunction<T> (Rich or not) or a callable void(const T&).
+  template <class F>
+  DataStreamSink<T> addSink(F sink, const std::string& name = "Unnamed") {
+    static_assert(internal::kIsSinkFn<F, T>,
+                  "addSink() expects a SinkFunction<T> or a callable void(const T&)");
+    return AddSink(std::move(sink), name);
+  }
+
+ protected:
+  internal::StreamGraph& graph() const { return env_->stream_graph(); }
+
+  template <class OUT, class Factory>
+  SingleOutputStreamOperator<OUT> OneInput(const char* name, Factory factory, bool keyed = false) {
+    auto& node = graph().AddNode(internal::NodeKind::kOneInput, name, {id_},
+                                 internal::TypeHandleFor<OUT>());
+    node.keyed = keyed;
+    node.operator_factory = [factory]() -> std::unique_ptr<internal::StreamOperatorBase> {
+      return factory();
+    };
+    return SingleOutputStreamOperator<OUT>(env_, node.id);
+  }
+
+  internal::StreamNode& Partition(internal::PartitionKind kind, const char* name) {
+    auto& node = graph().AddNode(internal::NodeKind::kPartition, name, {id_},
+                                 internal::TypeHandleFor<T>());
+    node.partition = kind;
+    return node;
+  }
+
+  template <class F>
+  DataStreamSink<T> AddSink(F sink, const std::string& name) {
+    auto& node = graph().AddNode(internal::NodeKind::kSink, "sink", {id_}, nullptr);
+    node.name = "Sink: " + name;
+    node.operator_factory = [sink]() -> std::unique_ptr<internal::StreamOperatorBase> {
+      return std::make_unique<internal::SinkOperator<T, F>>(sink);
+    };
+    return DataStreamSink<T>(env_, node.id);
+  }
+
+  StreamExecutionEnvironment* env_;
+  int id_;
+};
+
+// Settings that apply to one operator: name, uid, parallelism.
+template <class Self>
+class OperatorSettings {
+ public:
+  // The operator's display name (vertex names join chained names with " -> ").
+  Self& name(const std::string& name) {
+    self().node().name = name;
+    return self();
+  }
+  // A stable identity, used to match state on restore; unique per job.
+  Self& uid(const std::string& uid) {
+    self().node().uid = uid;
+    self().node().uid_is_user_set = true;
+    return self();
+  }
+  Self& setParallelism(int parallelism) {
+    auto& n = self().node();
+    if (parallelism < 1) {
+      throw std::invalid_argument("parallelism must be at least 1, got " + std::to_string(parallelism));
+    }
+    if (n.parallelism_is_fixed && parallelism != 1) {
+      throw std::invalid_argument("the parallelism of non-parallel operator '" + n.name + "' must be 1");
+    }
+    n.parallelism = parallelism;
+    return self();
+  }
+  Self& setMaxParallelism(int max_parallelism) {
+    self().node().max_parallelism = max_parallelism;
+    return self();
+  }
+
+ private:
+  Self& self() { return static_cast<Self&>(*this); }
+};
+
+template <class T>
+class SingleOutputStreamOperator : public DataStream<T>,
+                                   public OperatorSettings<SingleOutputStreamOperator<T>> {
+ public:
+  using DataStream<T>::DataStream;
+  internal::StreamNode& node() { return this->graph().node(this->id_); }
+
+  // The records a process function emitted to `tag`.
+  template <class X>
+  DataStream<X> getSideOutput(const OutputTag<X>& tag) {
+    auto& n = this->graph().AddNode(internal::NodeKind::kSideOutput, "side-output", {this->id_},
+                                    internal::TypeHandleFor<X>());
+    n.side_output_tag = tag.getId();
+    return DataStream<X>(this->env_, n.id);
+  }
+};
+
+template <class T>
+class DataStreamSource : public SingleOutputStreamOperator<T> {
+ public:
+  using SingleOutputStreamOperator<T>::SingleOutputStreamOperator;
+};
+
+template <class T>
+class DataStreamSink : public OperatorSettings<DataStreamSink<T>> {
+ public:
+  DataStreamSink(StreamExecutionEnvironment* env, int id) : env_(env), id_(id) {}
+  internal::StreamNode& node() { return env_->stream_graph().node(id_); }
+
+ private:
+  StreamExecutionEnvironment* env_;
+  int id_;
+};
+
+// A stream partitioned by key: rolling aggregations and keyed functions.
+template <class T, class KeyFn>
+class KeyedStream : public DataStream<T> {
+ public:
+  using KeyType = std::decay_t<decltype(internal::CallKey(std::declval<KeyFn&>(), std::declval<const T&>()))>;
+  KeyedStream(StreamExecutionEnvironment* env, int id, KeyFn key_fn)
+      : DataStream<T>(env, id), key_fn_(std::move(key_fn)) {}
+
+  // Rolling reduce: emits the key's reduced value after every record.
+  template <class F>
+  SingleOutputStreamOperator<T> reduce(F f) {
+    static_assert(internal::kIsReduceFn<F, T>,
+                  "reduce() expects a ReduceFunction<T> or a callable T(const T&, const T&)");
+    if constexpr (std::is_base_of_v<RichFunction, F>) {
+      struct Combine : F {
+        explicit Combine(F f) : F(std::move(f)) {}
+        void operator()(T& acc, const T& v) { acc = internal::CallReduce(static_cast<F&>(*this), acc, v); }
+      };
+      return Aggregate("Keyed Reduce", Combine(std::move(f)));
+    } else {
+      return Aggregate("Keyed Reduce",
+                       [f](T& acc, const T& v) mutable { acc = internal::CallReduce(f, acc, v); });
+    }
+  }
+
+  // Rolling aggregations by tuple position (0-based) or struct member. sum/min/
+  // max change only that field (the rest is the key's first record); minBy/maxBy
+  // emit the whole record holding the extreme (the first one on ties).
+  SingleOutputStreamOperator<T> sum(int pos) { return ByPosition(pos, internal::Aggregation::kSum, "sum"); }
+  SingleOutputStreamOperator<T> min(int pos) { return ByPosition(pos, internal::Aggregation::kMin, "min"); }
+  SingleOutputStreamOperator<T> max(int pos) { return ByPosition(pos, internal::Aggregation::kMax, "max"); }
+  SingleOutputStreamOperator<T> minBy(int pos) { return ByPosition(pos, internal::Aggregation::kMinBy, "minBy"); }
+  SingleOutputStreamOperator<T> maxBy(int pos) { return ByPosition(pos, internal::Aggregation::kMaxBy, "maxBy"); }
+  template <class V>
+  SingleOutputStreamOperator<T> sum(V T::*field) { return ByMember(field, internal::Aggregation::kSum); }
+  template <class V>
+  SingleOutputStreamOperator<T> min(V T::*field) { return ByMember(field, internal::Aggregation::kMin); }
+  template <class V>
+  SingleOutputStreamOperator<T> max(V T::*field) { return ByMember(field, internal::Aggregation::kMax); }
+  template <class V>
+  SingleOutputStreamOperator<T> minBy(V T::*field) { return ByMember(field, internal::Aggregation::kMinBy); }
+  template <class V>
+  SingleOutputStreamOperator<T> maxBy(V T::*field) { return ByMember(field, internal::Aggregation::kMaxBy); }
+
+  // Keyed variants of map/flatMap/filter/process: the function may use keyed
+  // state through getRuntimeContext().getState(...).
+  template <class F>
+  auto map(F f) {
+    static_assert(internal::kIsMapFn<F, T>,
+                  "map() expects a MapFunction<T, OUT> or a callable OUT(const T&)");
+    using OUT = typename internal::MapResult<F, T>::type;
+    return Keyed<OUT>("Map", internal::MapOperator<T, OUT, F>(f));
+  }
+  template <class OUT = void, class F>
+  auto flatMap(F f) {
+    using O = typename internal::FunctionOutput<OUT, F, 1>::type;
+    static_assert(!std::is_void_v<O>,
+                  "flatMap() expects a FlatMapFunction<T, OUT> or a callable "
+                  "void(const T&, Collector<OUT>&); for a generic lambda write flatMap<OUT>(...)");
+    return Keyed<O>("Flat Map", internal::FlatMapOperator<T, O, F>(f));
+  }
+  template <class F>
+  SingleOutputStreamOperator<T> filter(F f) {
+    static_assert(internal::kIsFilterFn<F, T>,
+                  "filter() expects a FilterFunction<T> or a callable bool(const T&)");
+    return Keyed<T>("Filter", internal::FilterOperator<T, F>(f));
+  }
+  template <class OUT = void, class F>
+  auto process(F f) {
+    using O = typename internal::FunctionOutput<OUT, F, 2>::type;
+    static_assert(!std::is_void_v<O>,
+                  "process() expects a ProcessFunction<T, OUT> or a callable "
+                  "void(const T&, Context&, Collector<OUT>&)");
+    return Keyed<O>("Process", internal::ProcessOperator<T, O, F>(f));
+  }
+
+ private:
+  template <class Combine>
+  SingleOutputStreamOperator<T> Aggregate(const char* name, Combine combine) {
+    auto key_fn = key_fn_;
+    return this->template OneInput<T>(
+        name,
+        [key_fn, combine] {
+          return std::make_unique<internal::KeyedReduceOperator<T, KeyFn, Combine>>(key_fn, combine);
+        },
+        /*keyed=*/true);
+  }
+  SingleOutputStreamOperator<T> ByPosition(int pos, internal::Aggregation agg, const char* what) {
+    return Aggregate("Keyed Aggregation", internal::FieldAggregator<T>(pos, agg, what));
+  }
+  template <class V>
+  SingleOutputStreamOperator<T> ByMember(V T::*field, internal::Aggregation agg) {
+    static_assert(std::is_arithmetic_v<V>, "aggregations need a numeric member");
+    return Aggregate("Keyed Aggregation", [field, agg](T& acc, const T& v) {
+      if (internal::AggregateValue(acc.*field, v.*field, agg)) acc = v;
+    });
+  }
+  template <class OUT, class Inner>
+  SingleOutputStreamOperator<OUT> Keyed(const char* name, Inner inner) {
+    auto key_fn = key_fn_;
+    return this->template OneInput<OUT>(
+        name,
+        [key_fn, inner] {
+          return std::make_unique<internal::KeyedOperator<T, KeyFn, Inner>>(key_fn, inner);
+        },
+        /*keyed=*/true);
+  }
+
+  KeyFn key_fn_;
+};
+
+// Two streams of (possibly) different types feeding one CoMap / CoFlatMap.
+template <class T1, class T2>
+class ConnectedStreams {
+ public:
+  ConnectedStreams(StreamExecutionEnvironment* env, int first, int second)
+      : env_(env), first_(first), second_(second) {}
+
+  // map(CoMapFunction<T1, T2, OUT>) or map(OUT(const T1&), OUT(const T2&)).
+  template <class F>
+  auto map(F f) {
+    using OUT = typename F::OutputType;
+    return TwoInput<OUT>("Co-Map", [f] {
+      return std::make_unique<internal::CoMapOperator<T1, T2, OUT, F>>(f);
+    });
+  }
+  template <class F1, class F2>
+  auto map(F1 f1, F2 f2) {
+    static_assert(std::is_invocable_v<F1&, const T1&> && std::is_invocable_v<F2&, const T2&>,
+                  "map(f1, f2) expects callables OUT(const T1&) and OUT(const T2&)");
+    using OUT = std::decay_t<std::invoke_result_t<F1&, const T1&>>;
+    static_assert(std::is_convertible_v<std::invoke_result_t<F2&, const T2&>, OUT>,
+                  "map(f1, f2): both functions must return the same type");
+    using Pair = internal::CoMapPair<F1, F2>;
+    Pair pair{f1, f2};
+    return TwoInput<OUT>("Co-Map", [pair] {
+      return std::make_unique<internal::CoMapOperator<T1, T2, OUT, Pair>>(pair);
+    });
+  }
+  // flatMap(CoFlatMapFunction<T1, T2, OUT>) or flatMap<OUT>(f1, f2) with
+  // f1: void(const T1&, Collector<OUT>&), f2: void(const T2&, Collector<OUT>&).
+  template <class F>
+  auto flatMap(F f) {
+    using OUT = typename F::OutputType;
+    return TwoInput<OUT>("Co-Flat Map", [f] {
+      return std::make_unique<internal::CoFlatMapOperator<T1, T2, OUT, F>>(f);
+    });
+  }
+  template <class OUT = void, class F1, class F2>
+  auto flatMap(F1 f1, F2 f2) {
+    using O = typename internal::FunctionOutput<OUT, F1, 1>::type;
+    static_assert(!std::is_void_v<O>,
+                  "flatMap(f1, f2) expects void(const T1&, Collector<OUT>&) and "
+                  "void(const T2&, Collector<OUT>&); for generic lambdas write flatMap<OUT>(...)");
+    using Pair = internal::CoMapPair<F1, F2>;
+    Pair pair{f1, f2};
+    return TwoInput<O>("Co-Flat Map", [pair] {
+      return std::make_unique<internal::CoFlatMapOperator<T1, T2, O, Pair>>(pair);
+    });
+  }
+
+ private:
+  template <class OUT, class Factory>
+  SingleOutputStreamOperator<OUT> TwoInput(const char* name, Factory factory) {
+    auto& node = env_->stream_graph().AddNode(internal::NodeKind::kTwoInput, name,
+                                              {first_, second_}, internal::TypeHandleFor<OUT>());
+    node.operator_factory = [factory]() -> std::unique_ptr<internal::StreamOperatorBase> {
+      return factory();
+    };
+    return SingleOutputStreamOperator<OUT>(env_, node.id);
+  }
+  StreamExecutionEnvironment* env_;
+  int first_;
+  int second_;
+};
+
+// ---- StreamExecutionEnvironment's templates ----
+
+template <class T, class S>
+DataStreamSource<T> StreamExecutionEnvironment::AddSourceNode(S source, const std::string& name,
+                                                               bool parallel) {
+  auto& node = graph_->AddNode(internal::NodeKind::kSource, "source", {},
+                               internal::TypeHandleFor<T>());
+  node.name = "Source: " + name;
+  if (!parallel) {
+    node.parallelism = 1;
+    node.parallelism_is_fixed = true;
+  }
+  node.operator_factory = [source]() -> std::unique_ptr<internal::StreamOperatorBase> {
+    return std::make_unique<internal::SourceOperator<T, S>>(source);
+  };
+  return DataStreamSource<T>(this, node.id);
+}
+
+template <class T, class... More>
+DataStreamSource<T> StreamExecutionEnvironment::fromElements(T first, More... more) {
+  std::vector<T> elements;
+  elements.reserve(1 + sizeof...(More));
+  elements.push_back(std::move(first));
+  (elements.push_back(T(std::move(more))), ...);
+  return fromCollection(std::move(elements));
+}
+
+template <class T>
+DataStreamSource<T> StreamExecutionEnvironment::fromCollection(std::vector<T> elements) {
+  return AddSourceNode<T>(CollectionSource<T>(std::move(elements)), "Collection Source", false);
+}
+
+template <class S>
+DataStreamSource<typename S::OutputType> StreamExecutionEnvironment::addSource(
+    S source, const std::string& name) {
+  using T = typename S::OutputType;
+  static_assert(std::is_base_of_v<SourceFunction<T>, S>,
+                "addSource() expects a SourceFunction<T> subclass");
+  constexpr bool parallel = std::is_base_of_v<RichParallelSourceFunction<T>, S>;
+  return AddSourceNode<T>(std::move(source), name, parallel);
+}
+
+}  // namespace eddy

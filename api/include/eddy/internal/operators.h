@@ -1,0 +1,447 @@
+// Operator templates: the typed objects a task chain is made of. Each wraps one
+// user function (lambda or Function subclass, called through the adapters
+// below) and is instantiated in the job library that uses it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "eddy/functions.h"
+#include "eddy/internal/runtime_interfaces.h"
+#include "eddy/key_group.h"
+#include "eddy/key_hash.h"
+#include "eddy/serializer.h"
+#include "eddy/state.h"
+
+namespace eddy::internal {
+
+// ---- Calling user functions: a Function subclass or a plain callable. ----
+
+template <class F>
+void OpenFunction(F& f, OperatorContext& ctx) {
+  if constexpr (std::is_base_of_v<RichFunction, F>) {
+    f.setRuntimeContext(&ctx.runtime_context());
+    f.open(ctx.runtime_context());
+  }
+}
+template <class F>
+void CloseFunction(F& f) {
+  if constexpr (std::is_base_of_v<RichFunction, F>) f.close();
+}
+
+template <class F, class IN>
+decltype(auto) CallMap(F& f, const IN& v) {
+  if constexpr (requires { f.map(v); }) {
+    return f.map(v);
+  } else {
+    return f(v);
+  }
+}
+template <class F, class IN, class OUT>
+void CallFlatMap(F& f, const IN& v, Collector<OUT>& out) {
+  if constexpr (requires { f.flatMap(v, out); }) {
+    f.flatMap(v, out);
+  } else {
+    f(v, out);
+  }
+}
+template <class F, class IN>
+bool CallFilter(F& f, const IN& v) {
+  if constexpr (requires { f.filter(v); }) {
+    return f.filter(v);
+  } else {
+    return f(v);
+  }
+}
+template <class F, class IN>
+decltype(auto) CallKey(F& f, const IN& v) {
+  if constexpr (requires { f.getKey(v); }) {
+    return f.getKey(v);
+  } else {
+    return f(v);
+  }
+}
+template <class F, class T>
+T CallReduce(F& f, const T& a, const T& b) {
+  if constexpr (requires { f.reduce(a, b); }) {
+    return f.reduce(a, b);
+  } else {
+    return f(a, b);
+  }
+}
+template <class F, class T>
+void CallSink(F& f, const T& v) {
+  if constexpr (requires { f.invoke(v); }) {
+    f.invoke(v);
+  } else {
+    f(v);
+  }
+}
+
+// ---- Bases ----
+
+template <class OUT>
+class OneOutputOperator : public StreamOperatorBase {
+ public:
+  void SetOutput(OutputBase* output) override { out_ = static_cast<Output<OUT>*>(output); }
+
+ protected:
+  Output<OUT>* out_ = nullptr;
+};
+
+template <class IN, class OUT>
+class OneInputOperator : public OneOutputOperator<OUT>, public Input<IN> {
+ public:
+  InputBase* GetInput(int index) override { return index == 0 ? this : nullptr; }
+  void ProcessWatermark(int64_t watermark) override { this->out_->EmitWatermark(watermark); }
+};
+
+// A Collector that stamps emitted records with the input record's timestamp.
+template <class OUT>
+class TimestampedCollector final : public Collector<OUT> {
+ public:
+  void Reset(Output<OUT>* out, int64_t timestamp) {
+    out_ = out;
+    timestamp_ = timestamp;
+  }
+  void collect(const OUT& value) override { out_->Collect(value, timestamp_); }
+
+ private:
+  Output<OUT>* out_ = nullptr;
+  int64_t timestamp_ = kNoTimestamp;
+};
+
+// ---- Sources ----
+
+template <class T, class S>
+class SourceOperator final : public OneOutputOperator<T> {
+ public:
+  explicit SourceOperator(S source) : source_(std::move(source)) {}
+  bool IsSource() const override { return true; }
+  void Open(OperatorContext& ctx) override { OpenFunction(source_, ctx); }
+  void Run(OperatorContext& ctx) override {
+    Context context(this->out_, &ctx);
+    source_.run(context);
+  }
+  void Cancel() override { source_.cancel(); }
+  void Close() override { CloseFunction(source_); }
+
+ private:
+  class Context final : public SourceFunction<T>::SourceContext {
+   public:
+    Context(Output<T>* out, OperatorContext* ctx) : out_(out), ctx_(ctx) {}
+    void collect(const T& value) override { out_->Collect(value, kNoTimestamp); }
+    void collectWithTimestamp(const T& value, int64_t timestamp) override {
+      out_->Collect(value, timestamp);
+    }
+    void flush() override { ctx_->FlushOutputs(); }
+    bool isRunning() const override { return ctx_->IsRunning(); }
+
+   private:
+    Output<T>* out_;
+    OperatorContext* ctx_;
+  };
+  S source_;
+};
+
+// ---- One-input transformations ----
+
+template <class IN, class OUT, class F>
+class MapOperator final : public OneInputOperator<IN, OUT> {
+ public:
+  explicit MapOperator(F f) : f_(std::move(f)) {}
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement(const IN& value, int64_t timestamp) override {
+    this->out_->Collect(CallMap(f_, value), timestamp);
+  }
+
+ private:
+  F f_;
+};
+
+template <class IN, class OUT, class F>
+class FlatMapOperator final : public OneInputOperator<IN, OUT> {
+ public:
+  explicit FlatMapOperator(F f) : f_(std::move(f)) {}
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement(const IN& value, int64_t timestamp) override {
+    collector_.Reset(this->out_, timestamp);
+    CallFlatMap(f_, value, collector_);
+  }
+
+ private:
+  F f_;
+  TimestampedCollector<OUT> collector_;
+};
+
+template <class T, class F>
+class FilterOperator final : public OneInputOperator<T, T> {
+ public:
+  explicit FilterOperator(F f) : f_(std::move(f)) {}
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement(const T& value, int64_t timestamp) override {
+    if (CallFilter(f_, value)) this->out_->Collect(value, timestamp);
+  }
+
+ private:
+  F f_;
+};
+
+// Side outputs of an operator, by tag.
+class SideOutputTable {
+ public:
+  void Set(const std::string& tag, OutputBase* output) { outputs_[tag] = output; }
+  OutputBase* Get(const std::string& tag) const {
+    auto it = outputs_.find(tag);
+    return it == outputs_.end() ? nullptr : it->second;
+  }
+
+ private:
+  absl::flat_hash_map<std::string, OutputBase*> outputs_;
+};
+
+template <class IN, class OUT, class F>
+class ProcessOperator final : public OneInputOperator<IN, OUT> {
+ public:
+  explicit ProcessOperator(F f) : f_(std::move(f)) {}
+  void SetSideOutput(const std::string& tag, OutputBase* output) override {
+    side_outputs_.Set(tag, output);
+  }
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement(const IN& value, int64_t timestamp) override {
+    collector_.Reset(this->out_, timestamp);
+    context_.timestamp_ = timestamp;
+    if constexpr (requires { f_.processElement(value, context_, collector_); }) {
+      f_.processElement(value, context_, collector_);
+    } else {
+      f_(value, context_, collector_);
+    }
+  }
+
+ private:
+  class Context final : public ProcessFunction<IN, OUT>::Context {
+   public:
+    explicit Context(ProcessOperator* op) : op_(op) {}
+    std::optional<int64_t> timestamp() const override {
+      if (timestamp_ == kNoTimestamp) return std::nullopt;
+      return timestamp_;
+    }
+    int64_t timestamp_ = kNoTimestamp;
+
+   protected:
+    OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
+    int64_t RawTimestamp() const override { return timestamp_; }
+
+   private:
+    ProcessOperator* op_;
+  };
+  F f_;
+  SideOutputTable side_outputs_;
+  TimestampedCollector<OUT> collector_;
+  Context context_{this};
+};
+
+// Sets the keyed backend's current key from a record, as every keyed operator
+// must before touching state.
+template <class T, class KeyFn>
+class KeyContext {
+ public:
+  explicit KeyContext(KeyFn key_fn) : key_fn_(std::move(key_fn)) {}
+  void Bind(KeyedStateBackend* backend) { backend_ = backend; }
+  void SetCurrentKey(const T& value) {
+    decltype(auto) key = CallKey(key_fn_, value);
+    scratch_.clear();
+    DataOutput out(&scratch_);
+    TypeSerializer<std::decay_t<decltype(key)>>::Serialize(key, out);
+    backend_->SetCurrentKey(
+        scratch_, AssignToKeyGroup(StableKeyHash(key), backend_->max_parallelism()));
+  }
+
+ private:
+  KeyFn key_fn_;
+  KeyedStateBackend* backend_ = nullptr;
+  std::string scratch_;
+};
+
+// Rolling keyed aggregation: folds each record into its key's value in place and
+// emits the updated value (keyBy().reduce / sum / min / max / minBy / maxBy).
+template <class T, class KeyFn, class Combine>
+class KeyedReduceOperator final : public OneInputOperator<T, T> {
+ public:
+  KeyedReduceOperator(KeyFn key_fn, Combine combine)
+      : key_(std::move(key_fn)), combine_(std::move(combine)) {}
+  void Open(OperatorContext& ctx) override {
+    OpenFunction(combine_, ctx);
+    key_.Bind(ctx.keyed_state_backend());
+    state_ = &GetValueState(*ctx.keyed_state_backend(), ValueStateDescriptor<T>("_reduce"));
+  }
+  void Close() override { CloseFunction(combine_); }
+  void ProcessElement(const T& value, int64_t timestamp) override {
+    key_.SetCurrentKey(value);
+    if (T* current = state_->mutableValue()) {
+      combine_(*current, value);
+      this->out_->Collect(*current, timestamp);
+    } else {
+      state_->update(value);
+      this->out_->Collect(value, timestamp);
+    }
+  }
+
+ private:
+  KeyContext<T, KeyFn> key_;
+  Combine combine_;
+  ValueState<T>* state_ = nullptr;
+};
+
+// A keyed operator around a function that uses keyed state itself (a map,
+// flatMap, filter or process function applied after keyBy).
+template <class T, class KeyFn, class Inner>
+class KeyedOperator final : public StreamOperatorBase, public Input<T> {
+ public:
+  KeyedOperator(KeyFn key_fn, Inner inner) : key_(std::move(key_fn)), inner_(std::move(inner)) {}
+  void SetOutput(OutputBase* output) override { inner_.SetOutput(output); }
+  void SetSideOutput(const std::string& tag, OutputBase* output) override {
+    inner_.SetSideOutput(tag, output);
+  }
+  InputBase* GetInput(int index) override { return index == 0 ? this : nullptr; }
+  void Open(OperatorContext& ctx) override {
+    key_.Bind(ctx.keyed_state_backend());
+    inner_.Open(ctx);
+  }
+  void Finish() override { inner_.Finish(); }
+  void Close() override { inner_.Close(); }
+  void ProcessElement(const T& value, int64_t timestamp) override {
+    key_.SetCurrentKey(value);
+    inner_.ProcessElement(value, timestamp);
+  }
+  void ProcessWatermark(int64_t watermark) override { inner_.ProcessWatermark(watermark); }
+
+ private:
+  KeyContext<T, KeyFn> key_;
+  Inner inner_;
+};
+
+// ---- Two inputs ----
+
+template <class IN1, class IN2, class OUT>
+class TwoInputOperator : public OneOutputOperator<OUT> {
+ public:
+  InputBase* GetInput(int index) override {
+    if (index == 0) return &first_;
+    if (index == 1) return &second_;
+    return nullptr;
+  }
+  virtual void ProcessElement1(const IN1& value, int64_t timestamp) = 0;
+  virtual void ProcessElement2(const IN2& value, int64_t timestamp) = 0;
+
+ private:
+  // The operator's watermark is the minimum of its inputs'.
+  void OnWatermark(int input, int64_t watermark) {
+    watermarks_[input] = watermark;
+    int64_t combined = std::min(watermarks_[0], watermarks_[1]);
+    if (combined > emitted_) {
+      emitted_ = combined;
+      this->out_->EmitWatermark(combined);
+    }
+  }
+  template <class X, int kIndex>
+  class Side final : public Input<X> {
+   public:
+    explicit Side(TwoInputOperator* op) : op_(op) {}
+    void ProcessElement(const X& value, int64_t timestamp) override {
+      if constexpr (kIndex == 0) {
+        op_->ProcessElement1(value, timestamp);
+      } else {
+        op_->ProcessElement2(value, timestamp);
+      }
+    }
+    void ProcessWatermark(int64_t watermark) override { op_->OnWatermark(kIndex, watermark); }
+
+   private:
+    TwoInputOperator* op_;
+  };
+  Side<IN1, 0> first_{this};
+  Side<IN2, 1> second_{this};
+  int64_t watermarks_[2] = {kNoTimestamp, kNoTimestamp};
+  int64_t emitted_ = kNoTimestamp;
+};
+
+template <class IN1, class IN2, class OUT, class F>
+class CoMapOperator final : public TwoInputOperator<IN1, IN2, OUT> {
+ public:
+  explicit CoMapOperator(F f) : f_(std::move(f)) {}
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement1(const IN1& v, int64_t ts) override { this->out_->Collect(f_.map1(v), ts); }
+  void ProcessElement2(const IN2& v, int64_t ts) override { this->out_->Collect(f_.map2(v), ts); }
+
+ private:
+  F f_;
+};
+
+template <class IN1, class IN2, class OUT, class F>
+class CoFlatMapOperator final : public TwoInputOperator<IN1, IN2, OUT> {
+ public:
+  explicit CoFlatMapOperator(F f) : f_(std::move(f)) {}
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement1(const IN1& v, int64_t ts) override {
+    collector_.Reset(this->out_, ts);
+    f_.flatMap1(v, collector_);
+  }
+  void ProcessElement2(const IN2& v, int64_t ts) override {
+    collector_.Reset(this->out_, ts);
+    f_.flatMap2(v, collector_);
+  }
+
+ private:
+  F f_;
+  TimestampedCollector<OUT> collector_;
+};
+
+// Adapts two callables to the CoMapFunction / CoFlatMapFunction shape.
+template <class F1, class F2>
+struct CoMapPair {
+  F1 f1;
+  F2 f2;
+  template <class X>
+  decltype(auto) map1(const X& v) { return f1(v); }
+  template <class X>
+  decltype(auto) map2(const X& v) { return f2(v); }
+  template <class X, class C>
+  void flatMap1(const X& v, C& out) { f1(v, out); }
+  template <class X, class C>
+  void flatMap2(const X& v, C& out) { f2(v, out); }
+};
+
+// ---- Sinks ----
+
+template <class T, class F>
+class SinkOperator final : public StreamOperatorBase, public Input<T> {
+ public:
+  explicit SinkOperator(F f) : f_(std::move(f)) {}
+  void SetOutput(OutputBase*) override {}
+  InputBase* GetInput(int index) override { return index == 0 ? this : nullptr; }
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void ProcessElement(const T& value, int64_t) override { CallSink(f_, value); }
+  void ProcessWatermark(int64_t) override {}
+  void Finish() override {
+    if constexpr (requires { f_.finish(); }) f_.finish();
+  }
+  void OnIdle() override {
+    if constexpr (requires { f_.onIdle(); }) f_.onIdle();
+  }
+  void Close() override { CloseFunction(f_); }
+
+ private:
+  F f_;
+};
+
+}  // namespace eddy::internal

@@ -1,0 +1,218 @@
+// The built-in non-template sources: text files, sockets, sequences.
+#include "eddy/sources.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace eddy {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FileSplit {
+  std::string path;
+  int64_t start;
+  int64_t end;
+};
+
+bool IsHidden(const fs::path& p) {
+  std::string name = p.filename().string();
+  return !name.empty() && (name[0] == '.' || name[0] == '_');
+}
+
+// Every regular file under `path`, sorted, so all subtasks see the same list.
+std::vector<std::pair<std::string, int64_t>> ListFiles(const std::string& path) {
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) throw std::runtime_error("input path does not exist: " + path);
+  std::vector<std::pair<std::string, int64_t>> files;
+  if (fs::is_regular_file(st)) {
+    files.emplace_back(path, static_cast<int64_t>(fs::file_size(path)));
+    return files;
+  }
+  if (!fs::is_directory(st)) throw std::runtime_error("input path is not a file or directory: " + path);
+  fs::recursive_directory_iterator it(path, ec), end;
+  if (ec) throw std::runtime_error("cannot list " + path + ": " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) throw std::runtime_error("cannot list " + path + ": " + ec.message());
+    if (IsHidden(it->path())) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) {
+      files.emplace_back(it->path().string(), static_cast<int64_t>(it->file_size()));
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class FileReader {
+ public:
+  explicit FileReader(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  }
+  ~FileReader() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void Seek(int64_t offset) {
+    if (::lseek(fd_, offset, SEEK_SET) < 0) {
+      throw std::runtime_error("cannot seek in " + path_ + ": " + std::strerror(errno));
+    }
+    pos_ = offset;
+    begin_ = end_ = 0;
+  }
+  // Reads up to and excluding the next '\n' into `line` (which is replaced).
+  // Returns false at end of file with nothing read.
+  bool ReadLine(std::string* line) {
+    line->clear();
+    bool any = false;
+    while (true) {
+      if (begin_ == end_ && !Fill()) return any;
+      any = true;
+      const char* start = buf_.data() + begin_;
+      const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+      if (nl != nullptr) {
+        size_t n = static_cast<size_t>(nl - start);
+        line->append(start, n);
+        begin_ += n + 1;
+        pos_ += static_cast<int64_t>(n + 1);
+        return true;
+      }
+      line->append(start, end_ - begin_);
+      pos_ += static_cast<int64_t>(end_ - begin_);
+      begin_ = end_;
+    }
+  }
+  int64_t position() const { return pos_; }
+
+ private:
+  bool Fill() {
+    ssize_t n;
+    do {
+      n = ::read(fd_, buf_.data(), buf_.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
+    begin_ = 0;
+    end_ = static_cast<size_t>(n);
+    return n > 0;
+  }
+  std::string path_;
+  int fd_ = -1;
+  std::vector<char> buf_ = std::vector<char>(1 << 20);
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  int64_t pos_ = 0;
+};
+
+}  // namespace
+
+void TextFileSource::run(SourceContext& ctx) {
+  const int p = getRuntimeContext().getNumberOfParallelSubtasks();
+  const int index = getRuntimeContext().getIndexOfThisSubtask();
+  std::vector<FileSplit> splits;
+  for (const auto& [path, size] : ListFiles(path_)) {
+    for (int64_t start = 0; start < size; start += split_size_) {
+      splits.push_back({path, start, std::min(size, start + split_size_)});
+    }
+  }
+  std::string line;
+  for (size_t s = static_cast<size_t>(index); s < splits.size(); s += static_cast<size_t>(p)) {
+    const FileSplit& split = splits[s];
+    FileReader reader(split.path);
+    // A split owns the lines that start inside [start, end): skip the tail of
+    // a line that began in the previous split.
+    if (split.start > 0) {
+      reader.Seek(split.start - 1);
+      if (!reader.ReadLine(&line)) continue;
+    }
+    while (ctx.isRunning() && reader.position() < split.end) {
+      if (!reader.ReadLine(&line)) break;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      ctx.collect(line);
+    }
+  }
+}
+
+void SocketTextSource::run(SourceContext& ctx) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addrs = nullptr;
+  std::string where = host_ + ":" + std::to_string(port_);
+  int rc = ::getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &addrs);
+  if (rc != 0) throw std::runtime_error("cannot resolve " + where + ": " + ::gai_strerror(rc));
+  int fd = -1;
+  int last_errno = 0;
+  for (addrinfo* a = addrs; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      last_errno = errno;
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ::freeaddrinfo(addrs);
+  if (fd < 0) throw std::runtime_error("cannot connect to " + where + ": " + std::strerror(last_errno));
+  fd_ = fd;
+
+  std::string pending;
+  std::vector<char> buf(64 * 1024);
+  while (ctx.isRunning()) {
+    pollfd pfd{fd, POLLIN, 0};
+    int ready = ::poll(&pfd, 1, 200);
+    if (ready == 0) {
+      ctx.flush();
+      continue;
+    }
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // peer closed (or the source was cancelled)
+    size_t begin = 0;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      if (buf[i] != delimiter_) continue;
+      pending.append(buf.data() + begin, i - begin);
+      if (delimiter_ == '\n' && !pending.empty() && pending.back() == '\r') pending.pop_back();
+      ctx.collect(pending);
+      pending.clear();
+      begin = i + 1;
+    }
+    pending.append(buf.data() + begin, static_cast<size_t>(n) - begin);
+  }
+  if (!pending.empty() && ctx.isRunning()) ctx.collect(pending);
+  int old = fd_.exchange(-1);
+  if (old >= 0) ::close(old);
+}
+
+void SocketTextSource::cancel() {
+  int fd = fd_.load();
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
+
+void SequenceSource::run(SourceContext& ctx) {
+  const int64_t p = getRuntimeContext().getNumberOfParallelSubtasks();
+  const int64_t i = getRuntimeContext().getIndexOfThisSubtask();
+  if (to_ < from_) return;
+  const uint64_t total = static_cast<uint64_t>(to_ - from_) + 1;
+  const int64_t begin = from_ + static_cast<int64_t>(total * i / p);
+  const int64_t end = from_ + static_cast<int64_t>(total * (i + 1) / p);  // exclusive
+  for (int64_t v = begin; v < end && ctx.isRunning(); ++v) ctx.collect(v);
+}
+
+}  // namespace eddy

@@ -1,0 +1,277 @@
+// The in-process half of the network stack: 32 KiB network buffers from bounded
+// pools, result partitions with one subpartition per consumer, and input gates
+// that wake a task when any of its channels has data.
+//
+// A writer appends records to the newest buffer of a subpartition and publishes
+// the written size with a release store; the consumer reads what is published,
+// so a buffer can be read while it is still being filled. Buffers are recycled
+// when both sides are done with them. A writer that finds its pool empty blocks:
+// that is backpressure. (Remote channels over TCP will read subpartitions the
+// same way and feed the same InputGate.)
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "eddy/internal/runtime_interfaces.h"
+
+namespace eddy::runtime {
+
+inline constexpr uint32_t kDefaultSegmentSize = 32 * 1024;
+
+struct NetworkBuffer {
+  explicit NetworkBuffer(uint32_t capacity)
+      : data(std::make_unique<char[]>(capacity)), capacity(capacity) {}
+  std::unique_ptr<char[]> data;
+  const uint32_t capacity;
+  std::atomic<uint32_t> size{0};      // bytes written and published by the writer
+  std::atomic<bool> finished{false};  // the writer will not append any more
+};
+
+// Thrown out of blocking network calls when the task is cancelled.
+struct TaskCancelled {};
+
+// All network buffers of one TaskManager. Partitions reserve a fixed share when
+// they are created, so a running job never waits on another job's buffers.
+class NetworkBufferPool {
+ public:
+  NetworkBufferPool(int num_buffers, uint32_t segment_size);
+  // Takes `count` buffers; ResourceExhausted naming the setting if there are not enough.
+  absl::Status Reserve(int count, std::vector<std::unique_ptr<NetworkBuffer>>* out);
+  void Release(std::vector<std::unique_ptr<NetworkBuffer>> buffers);
+  uint32_t segment_size() const { return segment_size_; }
+  int available() const;
+  int total() const { return total_; }
+
+ private:
+  const uint32_t segment_size_;
+  const int total_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<NetworkBuffer>> free_ ABSL_GUARDED_BY(mu_);
+};
+
+// A partition's own bounded set of buffers.
+class LocalBufferPool {
+ public:
+  LocalBufferPool(NetworkBufferPool* global, std::vector<std::unique_ptr<NetworkBuffer>> buffers);
+  ~LocalBufferPool();
+  // Blocks until a buffer is free; throws TaskCancelled after Cancel().
+  NetworkBuffer* Request();
+  void Recycle(NetworkBuffer* buffer);
+  void Cancel();
+
+ private:
+  NetworkBufferPool* global_;
+  std::vector<std::unique_ptr<NetworkBuffer>> owned_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<NetworkBuffer*> free_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// In-band events travel in order with the data.
+struct NetworkEvent {
+  enum Kind : uint8_t { kEndOfPartition, kWatermark };
+  Kind kind = kEndOfPartition;
+  int64_t value = 0;
+};
+
+// Told when a subpartition has something new for its consumer.
+class AvailabilityListener {
+ public:
+  virtual ~AvailabilityListener() = default;
+  virtual void NotifyDataAvailable(int channel) = 0;
+};
+
+// The queue of buffers and events from one producer subtask to one consumer.
+class Subpartition {
+ public:
+  explicit Subpartition(LocalBufferPool* pool) : pool_(pool) {}
+  void SetListener(AvailabilityListener* listener, int channel);
+
+  // ---- writer side ----
+  // Starts a new buffer (it becomes readable as soon as data is published).
+  void AddBuffer(NetworkBuffer* buffer);
+  // Marks `buffer` finished and tells the consumer.
+  void FinishBuffer(NetworkBuffer* buffer);
+  void AddEvent(NetworkEvent event);
+  // Tells the consumer about data it has not been told about yet.
+  void Flush();
+
+  // ---- reader side (one consumer thread) ----
+  enum class PollResult { kNone, kData, kEvent };
+  // Returns the next published bytes (valid until the next Poll) or event.
+  PollResult Poll(std::string_view* data, NetworkEvent* event);
+
+ private:
+  struct Entry {
+    NetworkBuffer* buffer = nullptr;  // null for events
+    NetworkEvent event;
+  };
+  void Notify();
+
+  LocalBufferPool* pool_;
+  AvailabilityListener* listener_ = nullptr;
+  int channel_ = 0;
+  std::mutex mu_;
+  std::deque<Entry> queue_ ABSL_GUARDED_BY(mu_);
+  uint32_t read_pos_ ABSL_GUARDED_BY(mu_) = 0;       // in the front buffer
+  NetworkBuffer* notified_buffer_ ABSL_GUARDED_BY(mu_) = nullptr;
+  uint32_t notified_size_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The output of one producer subtask on one job edge.
+class ResultPartition {
+ public:
+  ResultPartition(int num_subpartitions, std::unique_ptr<LocalBufferPool> pool);
+  int num_subpartitions() const { return static_cast<int>(subpartitions_.size()); }
+  Subpartition& subpartition(int i) { return *subpartitions_[static_cast<size_t>(i)]; }
+  LocalBufferPool& pool() { return *pool_; }
+  void FlushAll();
+  void Cancel() { pool_->Cancel(); }
+
+ private:
+  std::unique_ptr<LocalBufferPool> pool_;
+  std::vector<std::unique_ptr<Subpartition>> subpartitions_;
+};
+
+// Frames records (varint length + bytes) into a partition's subpartitions.
+// Used by exactly one task thread.
+class RecordWriter final : public internal::RecordWriterBase {
+ public:
+  // `flush_always`: buffer timeout 0, every record is sent at once.
+  RecordWriter(ResultPartition* partition, bool flush_always);
+  int num_channels() const override { return partition_->num_subpartitions(); }
+  void Emit(int channel, std::string_view record) override;
+  void Broadcast(std::string_view record) override;
+  void BroadcastWatermark(int64_t watermark) override;
+  // Sends end-of-partition on every subpartition.
+  void Finish();
+  void Flush() { partition_->FlushAll(); }
+
+ private:
+  void Append(int channel, const char* data, size_t size);
+  void BroadcastEvent(NetworkEvent event);
+
+  ResultPartition* partition_;
+  bool flush_always_;
+  std::vector<NetworkBuffer*> current_;
+};
+
+// The inputs of one consumer subtask: a channel per producer subpartition it
+// reads. The task waits on the gate; subpartitions wake it.
+class InputGate final : public AvailabilityListener {
+ public:
+  struct ChannelSpec {
+    Subpartition* subpartition;
+    int input_index;  // logical input of the head operator (0 or 1)
+  };
+  explicit InputGate(std::vector<ChannelSpec> channels);
+  void NotifyDataAvailable(int channel) override;
+  int num_channels() const { return static_cast<int>(channels_.size()); }
+  const ChannelSpec& channel(int i) const { return channels_[static_cast<size_t>(i)]; }
+  // A channel that may have data: returns immediately if one is queued;
+  // otherwise calls `on_idle` once and blocks. -1 after Cancel().
+  template <class F>
+  int WaitForChannel(F&& on_idle);
+  // Puts a channel back in the queue (it still had data).
+  void Requeue(int channel) { NotifyDataAvailable(channel); }
+  void Cancel();
+
+ private:
+  int PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<ChannelSpec> channels_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int> available_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> queued_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+template <class F>
+int InputGate::WaitForChannel(F&& on_idle) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cancelled_) return -1;
+    if (!available_.empty()) return PopLocked();
+  }
+  on_idle();
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return cancelled_ || !available_.empty(); });
+  if (cancelled_) return -1;
+  return PopLocked();
+}
+
+// Reassembles length-framed records from the chunks of one channel.
+class RecordFramer {
+ public:
+  // Calls `on_record(std::string_view)` for every complete record in `data`;
+  // keeps a partial record for the next chunk. Returns false (and stops) if
+  // on_record returns false.
+  template <class F>
+  bool Feed(std::string_view data, F&& on_record);
+  bool HasPartialRecord() const { return !partial_.empty(); }
+
+ private:
+  std::string partial_;
+};
+
+// Decodes a varint32 from [p, end); returns bytes used, 0 if incomplete.
+inline size_t DecodeVarint32(const char* p, const char* end, uint32_t* value) {
+  uint32_t result = 0;
+  for (int i = 0; i < 5 && p + i < end; ++i) {
+    uint8_t b = static_cast<uint8_t>(p[i]);
+    result |= static_cast<uint32_t>(b & 0x7f) << (7 * i);
+    if ((b & 0x80) == 0) {
+      *value = result;
+      return static_cast<size_t>(i + 1);
+    }
+  }
+  return 0;
+}
+
+template <class F>
+bool RecordFramer::Feed(std::string_view data, F&& on_record) {
+  const char* p = data.data();
+  const char* end = p + data.size();
+  // Finish a record that started in an earlier chunk.
+  while (!partial_.empty() && p < end) {
+    uint32_t len = 0;
+    size_t header = DecodeVarint32(partial_.data(), partial_.data() + partial_.size(), &len);
+    if (header == 0) {
+      partial_.push_back(*p++);
+      continue;
+    }
+    size_t need = header + len - partial_.size();
+    size_t take = std::min(need, static_cast<size_t>(end - p));
+    partial_.append(p, take);
+    p += take;
+    if (take == need) {
+      bool ok = on_record(std::string_view(partial_.data() + header, len));
+      partial_.clear();
+      if (!ok) return false;
+    }
+  }
+  while (p < end) {
+    uint32_t len = 0;
+    size_t header = DecodeVarint32(p, end, &len);
+    if (header == 0 || static_cast<size_t>(end - p) < header + len) {
+      partial_.assign(p, static_cast<size_t>(end - p));
+      return true;
+    }
+    if (!on_record(std::string_view(p + header, len))) return false;
+    p += header + len;
+  }
+  return true;
+}
+
+}  // namespace eddy::runtime

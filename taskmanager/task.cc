@@ -1,0 +1,329 @@
+// Task: one subtask's operator chain on its own thread (see task.h).
+#include "taskmanager/task.h"
+
+#include <map>
+#include <stdexcept>
+
+#include "absl/strings/str_cat.h"
+#include "eddy/functions.h"
+#include "eddy/key_group.h"
+#include "eddy/state.h"
+#include "spdlog/spdlog.h"
+
+namespace eddy::runtime {
+
+const char* ExecutionStateName(ExecutionState state) {
+  switch (state) {
+    case ExecutionState::kCreated: return "CREATED";
+    case ExecutionState::kRunning: return "RUNNING";
+    case ExecutionState::kFinished: return "FINISHED";
+    case ExecutionState::kCanceled: return "CANCELED";
+    case ExecutionState::kFailed: return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+std::string TaskInfo::DisplayName() const {
+  return absl::StrCat(task_name, " (", subtask_index + 1, "/", parallelism, ")");
+}
+
+// What one operator of the chain sees of its task.
+class Task::Context final : public internal::OperatorContext, public RuntimeContext {
+ public:
+  Context(Task* task, std::unique_ptr<internal::KeyedStateBackend> backend)
+      : task_(task), backend_(std::move(backend)) {}
+  RuntimeContext& runtime_context() override { return *this; }
+  internal::KeyedStateBackend* keyed_state_backend() override { return backend_.get(); }
+  bool IsRunning() const override { return !task_->cancelled(); }
+  void FlushOutputs() override { task_->FlushOutputs(); }
+
+  const std::string& getTaskName() const override { return task_->info_.task_name; }
+  const std::string& getJobId() const override { return task_->info_.job_id; }
+  int getIndexOfThisSubtask() const override { return task_->info_.subtask_index; }
+  int getNumberOfParallelSubtasks() const override { return task_->info_.parallelism; }
+  int getMaxNumberOfParallelSubtasks() const override { return task_->info_.max_parallelism; }
+  int getAttemptNumber() const override { return task_->info_.attempt; }
+
+ protected:
+  internal::KeyedStateBackend& RequireKeyedBackend(const std::string& state_name) override {
+    if (!backend_) {
+      throw std::logic_error("keyed state '" + state_name +
+                             "' is only available on a keyed stream (after keyBy)");
+    }
+    return *backend_;
+  }
+
+ private:
+  Task* task_;
+  std::unique_ptr<internal::KeyedStateBackend> backend_;
+};
+
+struct Task::ChainedOperator {
+  int node_id = 0;
+  std::unique_ptr<internal::StreamOperatorBase> op;
+  std::unique_ptr<Context> context;
+};
+
+Task::Task(TaskInfo info, proto::JobVertex vertex, std::shared_ptr<internal::StreamGraph> graph,
+           std::unique_ptr<InputGate> gate, std::vector<proto::JobEdge> input_edges,
+           std::vector<TaskOutput> outputs, StateListener listener)
+    : info_(std::move(info)),
+      vertex_(std::move(vertex)),
+      graph_(std::move(graph)),
+      gate_(std::move(gate)),
+      input_edges_(std::move(input_edges)),
+      outputs_(std::move(outputs)),
+      listener_(std::move(listener)) {}
+
+Task::~Task() {
+  Cancel();
+  Join();
+}
+
+void Task::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Task::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Task::Cancel() {
+  if (cancelled_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(cancel_mu_);
+    if (head_ != nullptr && head_->IsSource()) head_->Cancel();
+  }
+  if (gate_) gate_->Cancel();
+  for (TaskOutput& out : outputs_) out.partition->Cancel();
+}
+
+void Task::FlushOutputs() {
+  for (TaskOutput& out : outputs_) out.partition->FlushAll();
+}
+
+void Task::Transition(ExecutionState state, const std::string& error) {
+  state_.store(state);
+  if (state == ExecutionState::kFailed) {
+    spdlog::error("{} switched to {}: {}", info_.DisplayName(), ExecutionStateName(state), error);
+  } else {
+    spdlog::debug("{} switched to {}", info_.DisplayName(), ExecutionStateName(state));
+  }
+  if (listener_) listener_(*this, state, error);
+}
+
+void Task::BuildChain() {
+  std::map<int, size_t> index_of;  // node id → chain position
+  for (const proto::OperatorDescriptor& desc : vertex_.operators()) {
+    const internal::StreamNode& node = graph_->node(desc.node_id());
+    if (!node.operator_factory) {
+      throw std::runtime_error("operator '" + node.name + "' has no factory in the rebuilt program");
+    }
+    auto chained = std::make_unique<ChainedOperator>();
+    chained->node_id = desc.node_id();
+    chained->op = node.operator_factory();
+    std::unique_ptr<internal::KeyedStateBackend> backend;
+    if (node.keyed) {
+      backend = std::make_unique<internal::KeyedStateBackend>(
+          KeyGroupRangeForOperator(info_.max_parallelism, info_.parallelism, info_.subtask_index),
+          info_.max_parallelism);
+    }
+    chained->context = std::make_unique<Context>(this, std::move(backend));
+    index_of[desc.node_id()] = chain_.size();
+    chain_.push_back(std::move(chained));
+  }
+
+  // Outputs of each operator: chained successors and network edges, main and
+  // side outputs by tag. (type node, output) pairs grouped by tag.
+  struct Outputs {
+    const internal::TypeHandle* type = nullptr;
+    std::vector<internal::OutputBase*> list;
+  };
+  std::vector<std::map<std::string, Outputs>> outs(chain_.size());
+  auto add = [&](int source, const std::string& tag, const internal::TypeHandle* type,
+                 std::unique_ptr<internal::OutputBase> out) {
+    Outputs& o = outs[index_of.at(source)][tag];
+    o.type = type;
+    o.list.push_back(out.get());
+    owned_outputs_.push_back(std::move(out));
+  };
+  for (const proto::ChainedEdge& e : vertex_.chained_edges()) {
+    const internal::TypeHandle* type = graph_->node(e.type_node()).output_type;
+    internal::InputBase* input = chain_[index_of.at(e.target_node())]->op->GetInput(e.target_input());
+    auto out = input ? type->MakeChainingOutput(input) : nullptr;
+    if (!out) {
+      throw std::runtime_error(absl::StrCat("operator '", graph_->node(e.target_node()).name,
+                                            "' does not accept records of type ", std::string(type->name())));
+    }
+    add(e.source_node(), e.side_output_tag(), type, std::move(out));
+  }
+  const bool flush_always = info_.buffer_timeout_ms == 0;
+  for (TaskOutput& output : outputs_) {
+    const proto::JobEdge& e = output.edge;
+    const internal::TypeHandle* type = graph_->node(e.type_node()).output_type;
+    auto writer = std::make_unique<RecordWriter>(output.partition, flush_always);
+    std::unique_ptr<internal::ChannelSelectorBase> selector;
+    int channels = output.partition->num_subpartitions();
+    if (e.partitioner() == proto::KEY_GROUP) {
+      selector = graph_->node(e.partition_node())
+                     .selector_factory(channels, graph_->node(e.target_node()).max_parallelism);
+    } else {
+      selector = type->MakeSelector(static_cast<internal::PartitionKind>(e.partitioner()), channels);
+    }
+    add(e.source_node(), e.side_output_tag(), type,
+        type->MakeNetworkOutput(writer.get(), std::move(selector)));
+    writers_.push_back(std::move(writer));
+  }
+  for (size_t i = 0; i < chain_.size(); ++i) {
+    const internal::StreamNode& node = graph_->node(chain_[i]->node_id);
+    auto& main = outs[i][""];
+    if (node.output_type != nullptr) {
+      if (main.list.size() == 1) {
+        chain_[i]->op->SetOutput(main.list[0]);
+      } else {
+        auto fan = node.output_type->MakeFanOut(main.list);
+        chain_[i]->op->SetOutput(fan.get());
+        owned_outputs_.push_back(std::move(fan));
+      }
+    }
+    for (auto& [tag, side] : outs[i]) {
+      if (tag.empty()) continue;
+      if (side.list.size() == 1) {
+        chain_[i]->op->SetSideOutput(tag, side.list[0]);
+      } else {
+        auto fan = side.type->MakeFanOut(side.list);
+        chain_[i]->op->SetSideOutput(tag, fan.get());
+        owned_outputs_.push_back(std::move(fan));
+      }
+    }
+  }
+
+  // Network inputs of the head: one deserializer per logical input.
+  if (gate_) {
+    deserializers_.resize(2);
+    for (int c = 0; c < gate_->num_channels(); ++c) {
+      int input = gate_->channel(c).input_index;
+      if (deserializers_[static_cast<size_t>(input)]) continue;
+      const internal::TypeHandle* type = nullptr;
+      for (const proto::JobEdge& e : input_edges_) {
+        if (e.target_input() == input) type = graph_->node(e.type_node()).output_type;
+      }
+      internal::InputBase* target = chain_.front()->op->GetInput(input);
+      auto deserializer = (type && target) ? type->MakeDeserializer(target) : nullptr;
+      if (!deserializer) {
+        throw std::runtime_error(absl::StrCat("operator '", graph_->node(chain_.front()->node_id).name,
+                                              "' cannot take its network input ", input));
+      }
+      deserializers_[static_cast<size_t>(input)] = std::move(deserializer);
+    }
+  }
+  std::lock_guard<std::mutex> lock(cancel_mu_);
+  head_ = chain_.front()->op.get();
+}
+
+void Task::OnIdle() {
+  for (auto& c : chain_) c->op->OnIdle();
+  FlushOutputs();
+}
+
+void Task::ProcessInput() {
+  const int n = gate_->num_channels();
+  std::vector<RecordFramer> framers(static_cast<size_t>(n));
+  std::vector<bool> ended(static_cast<size_t>(n), false);
+  std::vector<int64_t> channel_watermark(static_cast<size_t>(n), internal::kNoTimestamp);
+  int live_per_input[2] = {0, 0};
+  int64_t input_watermark[2] = {internal::kNoTimestamp, internal::kNoTimestamp};
+  for (int c = 0; c < n; ++c) live_per_input[gate_->channel(c).input_index]++;
+  int live = n;
+  internal::StreamOperatorBase* head = chain_.front()->op.get();
+  std::string error;
+
+  while (live > 0) {
+    int c = gate_->WaitForChannel([this] { OnIdle(); });
+    if (c < 0) throw TaskCancelled{};
+    const int input = gate_->channel(c).input_index;
+    Subpartition* sub = gate_->channel(c).subpartition;
+    internal::RecordDeserializerBase* deserializer = deserializers_[static_cast<size_t>(input)].get();
+    for (int round = 0;; ++round) {
+      if (round == 16) {  // let other channels have a turn
+        gate_->Requeue(c);
+        break;
+      }
+      std::string_view data;
+      NetworkEvent event;
+      Subpartition::PollResult r = sub->Poll(&data, &event);
+      if (r == Subpartition::PollResult::kNone) break;
+      if (r == Subpartition::PollResult::kData) {
+        framers[static_cast<size_t>(c)].Feed(data, [&](std::string_view record) {
+          if (!deserializer->Process(record, &error)) throw std::runtime_error(error);
+          return true;
+        });
+        continue;
+      }
+      if (event.kind == NetworkEvent::kWatermark) {
+        channel_watermark[static_cast<size_t>(c)] =
+            std::max(channel_watermark[static_cast<size_t>(c)], event.value);
+      } else {  // end of partition
+        if (framers[static_cast<size_t>(c)].HasPartialRecord()) {
+          throw std::runtime_error("channel ended inside a record");
+        }
+        ended[static_cast<size_t>(c)] = true;
+        --live;
+        if (--live_per_input[input] == 0) head->EndInput(input);
+      }
+      // The input's watermark is the minimum over its channels still open.
+      int64_t wm = internal::kMaxWatermark;
+      bool any = false;
+      for (int k = 0; k < n; ++k) {
+        if (gate_->channel(k).input_index != input || ended[static_cast<size_t>(k)]) continue;
+        wm = std::min(wm, channel_watermark[static_cast<size_t>(k)]);
+        any = true;
+      }
+      if (any && wm > input_watermark[input]) {
+        input_watermark[input] = wm;
+        deserializer->target()->ProcessWatermark(wm);
+      }
+      if (ended[static_cast<size_t>(c)]) break;
+    }
+    if (cancelled()) throw TaskCancelled{};
+  }
+}
+
+void Task::Run() {
+  Transition(ExecutionState::kRunning, "");
+  std::string error;
+  try {
+    BuildChain();
+    // Open from the tail so that every operator's consumers are ready.
+    for (auto it = chain_.rbegin(); it != chain_.rend(); ++it) (*it)->op->Open(*(*it)->context);
+    if (head_->IsSource()) {
+      head_->Run(*chain_.front()->context);
+    } else {
+      ProcessInput();
+    }
+    if (!cancelled()) {
+      for (auto& c : chain_) c->op->Finish();
+      for (auto& w : writers_) w->Finish();
+      for (auto& c : chain_) c->op->Close();
+      Transition(ExecutionState::kFinished, "");
+      return;
+    }
+  } catch (const TaskCancelled&) {
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "unknown exception";
+  }
+  // Failed or cancelled: close what was opened, ignoring secondary errors.
+  for (auto& c : chain_) {
+    try {
+      c->op->Close();
+    } catch (...) {
+    }
+  }
+  if (!error.empty() && !cancelled()) {
+    Transition(ExecutionState::kFailed, error);
+  } else {
+    Transition(ExecutionState::kCanceled, "");
+  }
+}
+
+}  // namespace eddy::runtime

@@ -1,0 +1,94 @@
+// A Task runs one subtask of a job vertex on its own thread: it instantiates the
+// vertex's operator chain from the rebuilt StreamGraph, wires chained edges by
+// reference and network edges through record writers, then runs the source or
+// the input loop until the inputs end, and reports its final state.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "eddy/internal/stream_graph.h"
+#include "eddy/job_graph.pb.h"
+#include "taskmanager/network.h"
+
+namespace eddy::runtime {
+
+enum class ExecutionState { kCreated, kRunning, kFinished, kCanceled, kFailed };
+const char* ExecutionStateName(ExecutionState state);
+
+struct TaskInfo {
+  std::string job_id;
+  std::string task_name;   // the vertex name
+  int subtask_index = 0;
+  int parallelism = 1;
+  int max_parallelism = 128;
+  int attempt = 0;
+  int64_t buffer_timeout_ms = 100;
+
+  // "name (2/4)", as logs and errors show a subtask.
+  std::string DisplayName() const;
+};
+
+struct TaskOutput {
+  proto::JobEdge edge;
+  ResultPartition* partition;  // owned by whoever deployed the task
+};
+
+class Task {
+ public:
+  using StateListener = std::function<void(Task& task, ExecutionState state, const std::string& error)>;
+
+  Task(TaskInfo info, proto::JobVertex vertex, std::shared_ptr<internal::StreamGraph> graph,
+       std::unique_ptr<InputGate> gate, std::vector<proto::JobEdge> input_edges,
+       std::vector<TaskOutput> outputs, StateListener listener);
+  ~Task();
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+
+  void Start();
+  // Asks the task to stop; it ends in kCanceled unless it already ended.
+  void Cancel();
+  void Join();
+  // Flushes every output (the buffer-timeout flusher calls this).
+  void FlushOutputs();
+
+  const TaskInfo& info() const { return info_; }
+  ExecutionState state() const { return state_.load(); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  struct ChainedOperator;
+  class Context;
+
+  void Run();
+  void BuildChain();
+  void ProcessInput();
+  void OnIdle();
+  void Transition(ExecutionState state, const std::string& error);
+
+  TaskInfo info_;
+  proto::JobVertex vertex_;
+  std::shared_ptr<internal::StreamGraph> graph_;
+  std::unique_ptr<InputGate> gate_;
+  std::vector<proto::JobEdge> input_edges_;
+  std::vector<TaskOutput> outputs_;
+  StateListener listener_;
+
+  std::vector<std::unique_ptr<ChainedOperator>> chain_;
+  std::vector<std::unique_ptr<internal::OutputBase>> owned_outputs_;
+  std::vector<std::unique_ptr<RecordWriter>> writers_;
+  std::vector<std::unique_ptr<internal::RecordDeserializerBase>> deserializers_;  // per input
+
+  std::mutex cancel_mu_;  // guards the head pointer that Cancel() calls into
+  internal::StreamOperatorBase* head_ = nullptr;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<ExecutionState> state_{ExecutionState::kCreated};
+  std::thread thread_;
+};
+
+}  // namespace eddy::runtime
