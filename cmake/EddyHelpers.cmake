@@ -18,7 +18,7 @@ endfunction()
 function(eddy_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE eddy GTest::gtest GTest::gmock GTest::gtest_main ${ARG_DEPS})
+  target_link_libraries(${name} PRIVATE eddy eddy_internal GTest::gtest GTest::gmock GTest::gtest_main ${ARG_DEPS})
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES TIMEOUT 300
     ENVIRONMENT "EDDY_BUILD_DIR=${PROJECT_BINARY_DIR};EDDY_SOURCE_DIR=${PROJECT_SOURCE_DIR}")

@@ -86,7 +86,8 @@ TEST(FormatTest, IntegersBoolsAndChars) {
             "-9223372036854775808");
   EXPECT_EQ(ToString(std::numeric_limits<uint64_t>::max()),
             "18446744073709551615");
-  EXPECT_EQ(ToString(static_cast<int8_t>(-5)), "-5");  // A number, as Java byte.
+  EXPECT_EQ(ToString(static_cast<int8_t>(-5)),
+            "-5");  // A number, as Java byte.
   EXPECT_EQ(ToString(static_cast<uint8_t>(200)), "200");
   EXPECT_EQ(ToString(true), "true");
   EXPECT_EQ(ToString(false), "false");
@@ -138,8 +139,9 @@ TEST(FormatTest, ListsAndSets) {
   EXPECT_EQ(ToString(std::deque<char>{'x', 'y'}), "[x, y]");
   EXPECT_EQ(ToString(std::vector<bool>{true, false}), "[true, false]");
   EXPECT_EQ(ToString(std::vector<uint8_t>{7, 255}), "[7, 255]");
-  EXPECT_EQ(ToString(std::vector<std::pair<std::string, int>>{{"a", 1}, {"b", 2}}),
-            "[(a,1), (b,2)]");
+  EXPECT_EQ(
+      ToString(std::vector<std::pair<std::string, int>>{{"a", 1}, {"b", 2}}),
+      "[(a,1), (b,2)]");
 }
 
 TEST(FormatTest, Maps) {

@@ -124,7 +124,8 @@ TEST(StableKeyHashTest, StringsAreMurmurOfTheirBytes) {
   const char* c_string = "hello";
   EXPECT_EQ(StableKeyHash(c_string), 0x248bfa47u);
   EXPECT_EQ(StableKeyHash(std::string()), 0u);
-  EXPECT_EQ(StableKeyHash(std::string("a\0b", 3)), ReferenceMurmur3({"a\0b", 3}, 0));
+  EXPECT_EQ(StableKeyHash(std::string("a\0b", 3)),
+            ReferenceMurmur3({"a\0b", 3}, 0));
 }
 
 TEST(StableKeyHashTest, IntegersFollowJavaHashCode) {
@@ -145,7 +146,8 @@ TEST(StableKeyHashTest, IntegersFollowJavaHashCode) {
   EXPECT_EQ(StableKeyHash(true), 1231u);
   EXPECT_EQ(StableKeyHash(false), 1237u);
   EXPECT_EQ(StableKeyHash('A'), 65u);
-  EXPECT_EQ(StableKeyHash(static_cast<char>(0xe9)), 0xe9u);  // Not sign-extended.
+  EXPECT_EQ(StableKeyHash(static_cast<char>(0xe9)),
+            0xe9u);  // Not sign-extended.
   EXPECT_EQ(StableKeyHash(trades::Side::kSell), 0xffffffffu);
 }
 

@@ -147,9 +147,9 @@ static_assert(kIsSerializable<shop::Order>);
 static_assert(kIsSerializable<geo::Point>);
 static_assert(kIsSerializable<Local>);
 static_assert(kIsSerializable<Marker>);
-static_assert(kIsSerializable<
-              std::map<std::string, std::vector<std::pair<
-                                        int64_t, std::optional<double>>>>>);
+static_assert(
+    kIsSerializable<std::map<
+        std::string, std::vector<std::pair<int64_t, std::optional<double>>>>>);
 static_assert(!kIsSerializable<NotListed>);
 static_assert(!kIsSerializable<HoldsUnserializable>);
 static_assert(!kIsSerializable<std::vector<NotListed>>);
@@ -264,12 +264,16 @@ TEST(SerializerTest, VarintSizes) {
 TEST(SerializerTest, WireFormatIsExact) {
   EXPECT_EQ(Bytes<uint32_t>(300), "\xac\x02");  // LEB128, low group first.
   EXPECT_EQ(Bytes<int32_t>(-2), "\x03");        // zigzag(-2) = 3.
-  EXPECT_EQ(Bytes(std::string("ab")), "\x02" "ab");
+  EXPECT_EQ(Bytes(std::string("ab")),
+            "\x02"
+            "ab");
   EXPECT_EQ(Bytes(1.0f), std::string("\x00\x00\x80\x3f", 4));
   EXPECT_EQ(Bytes(std::vector<uint16_t>{1, 2}), "\x02\x01\x02");
   EXPECT_EQ(Bytes(std::optional<int>()), std::string("\x00", 1));
   EXPECT_EQ(Bytes(std::optional<int>(1)), "\x01\x02");
-  EXPECT_EQ(Bytes(std::make_pair(std::string("a"), int64_t{1})), "\x01" "a\x02");
+  EXPECT_EQ(Bytes(std::make_pair(std::string("a"), int64_t{1})),
+            "\x01"
+            "a\x02");
   EXPECT_EQ(Bytes(geo::Point{1.0, 2.0}), Bytes(1.0) + Bytes(2.0));
 
   std::string buffer = "prefix";
@@ -387,7 +391,8 @@ TEST(SerializerTest, Optionals) {
   ExpectRoundTrip(std::optional<int>(0));
   ExpectRoundTrip(std::optional<std::string>("x"),
                   std::optional<std::string>("old"));
-  ExpectRoundTrip(std::optional<std::string>(), std::optional<std::string>("y"));
+  ExpectRoundTrip(std::optional<std::string>(),
+                  std::optional<std::string>("y"));
   ExpectRoundTrip(std::optional<std::optional<int>>(std::optional<int>()));
 }
 
@@ -459,10 +464,10 @@ TEST(SerializerTest, StructFieldsReflection) {
   EXPECT_EQ(order.id, 2);
   EXPECT_EQ(order.item, "ink");
   const shop::Order& const_order = order;
-  static_assert(std::is_same_v<decltype(Fields::Tie(const_order)),
-                               std::tuple<const int64_t&, const std::string&,
-                                          const std::vector<double>&,
-                                          const shop::Channel&>>);
+  static_assert(std::is_same_v<
+                decltype(Fields::Tie(const_order)),
+                std::tuple<const int64_t&, const std::string&,
+                           const std::vector<double>&, const shop::Channel&>>);
   std::string visited;
   Fields::ForEach(const_order, [&](std::string_view name, const auto&) {
     visited += name;
@@ -506,8 +511,10 @@ TEST(SerializerMalformedTest, TruncatedVarintMessage) {
   std::tuple<int, int, int, int, int, int, int, uint64_t> out;
   const absl::Status status = DeserializeFromString(bytes, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("malformed record of type std::tuple<"));
-  EXPECT_THAT(std::string(status.message()), HasSubstr(": truncated varint at byte 7 of 9"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("malformed record of type std::tuple<"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr(": truncated varint at byte 7 of 9"));
 }
 
 TEST(SerializerMalformedTest, FailureIsStickyAndReadsReturnZero) {
@@ -516,7 +523,8 @@ TEST(SerializerMalformedTest, FailureIsStickyAndReadsReturnZero) {
   EXPECT_EQ(in.ReadByte(), 5);
   EXPECT_EQ(in.ReadFixed32(), 0u);
   EXPECT_FALSE(in.ok());
-  EXPECT_EQ(in.error(), "truncated fixed32: need 4 bytes, 1 remain at byte 1 of 2");
+  EXPECT_EQ(in.error(),
+            "truncated fixed32: need 4 bytes, 1 remain at byte 1 of 2");
   EXPECT_EQ(in.ReadByte(), 0);
   EXPECT_EQ(in.ReadVarint64(), 0u);
   EXPECT_EQ(in.ReadDouble(), 0.0);
@@ -526,7 +534,8 @@ TEST(SerializerMalformedTest, FailureIsStickyAndReadsReturnZero) {
   EXPECT_EQ(buffer[0], 0);
   EXPECT_EQ(buffer[1], 0);
   in.Fail("a later failure");
-  EXPECT_EQ(in.error(), "truncated fixed32: need 4 bytes, 1 remain at byte 1 of 2");
+  EXPECT_EQ(in.error(),
+            "truncated fixed32: need 4 bytes, 1 remain at byte 1 of 2");
   EXPECT_EQ(in.remaining(), 0u);
 }
 
@@ -535,7 +544,8 @@ TEST(SerializerMalformedTest, OverlongVarints) {
   const std::string eleven_bytes = std::string(10, '\xff') + "\x01";
   DataInput eleven(eleven_bytes);
   EXPECT_EQ(eleven.ReadVarint64(), 0u);
-  EXPECT_EQ(eleven.error(), "malformed varint: more than 64 bits at byte 0 of 11");
+  EXPECT_EQ(eleven.error(),
+            "malformed varint: more than 64 bits at byte 0 of 11");
   // Ten bytes whose last carries more than bit 63.
   const std::string too_wide_bytes = std::string(9, '\xff') + "\x02";
   DataInput too_wide(too_wide_bytes);
@@ -580,7 +590,8 @@ TEST(SerializerMalformedTest, EveryPrefixFails) {
   ExpectEveryPrefixFails(std::vector<uint8_t>{1, 2, 3});
   ExpectEveryPrefixFails(std::array<int, 3>{1, 2, 3});
   ExpectEveryPrefixFails(std::optional<std::string>("x"));
-  ExpectEveryPrefixFails(std::unordered_map<int, std::string>{{1, "a"}, {2, ""}});
+  ExpectEveryPrefixFails(
+      std::unordered_map<int, std::string>{{1, "a"}, {2, ""}});
   ExpectEveryPrefixFails(std::set<int>{1, 2, 3});
   ExpectEveryPrefixFails(std::vector<std::tuple<>>(3));
 }
@@ -647,8 +658,10 @@ TEST(SerializerMalformedTest, GiantCountsFailWithoutAllocating) {
 TEST(SerializerTest, WarmHotPathDoesNotAllocate) {
   using Record = std::pair<std::string, int64_t>;
   const Record record{"a key longer than the small string buffer", 12345};
-  const shop::Order order{42, "a long item name beyond SSO capacity",
-                          {1, 2, 3}, shop::Channel::kApp};
+  const shop::Order order{42,
+                          "a long item name beyond SSO capacity",
+                          {1, 2, 3},
+                          shop::Channel::kApp};
   std::string buffer;
   Record decoded_record;
   shop::Order decoded_order;
@@ -681,15 +694,16 @@ void DecodeArbitrary(std::string_view bytes, bool canonical) {
   if (status.ok() && canonical) {
     EXPECT_EQ(SerializeToString(out), bytes);
   } else if (!status.ok()) {
-    EXPECT_THAT(std::string(status.message()), HasSubstr("malformed record of type"));
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr("malformed record of type"));
   }
 }
 
 void DecodeAsEverything(std::string_view bytes) {
   // Overlong varints and unordered containers re-encode differently, so the
   // canonical check is limited to types without either.
-  DecodeArbitrary<std::map<std::string, std::vector<std::pair<
-                                            int64_t, std::optional<double>>>>>(
+  DecodeArbitrary<std::map<
+      std::string, std::vector<std::pair<int64_t, std::optional<double>>>>>(
       bytes, false);
   DecodeArbitrary<shop::Basket>(bytes, false);
   DecodeArbitrary<Wide>(bytes, false);

@@ -8,10 +8,12 @@
 //   bool                                          true / false
 //   char                                          the character itself
 //   other integers (incl. int8_t, uint8_t)        decimal
-//   float / double                                Java style: the shortest digits
-//                                                 that round-trip (std::to_chars),
-//                                                 "1.0", "0.001", "1.0E7",
-//                                                 "1.0E-4", "NaN", "Infinity"
+//   float / double                                Java style: the shortest
+//   digits
+//                                                 that round-trip
+//                                                 (std::to_chars), "1.0",
+//                                                 "0.001", "1.0E7", "1.0E-4",
+//                                                 "NaN", "Infinity"
 //   std::optional                                 Optional[x] / Optional.empty
 //   std::pair / std::tuple                        (a,b) — no space, as Tuple2
 //   maps (std::map, std::unordered_map, ...)      {k=v, k2=v2}
@@ -20,7 +22,8 @@
 //                                                 hand-written operator<< wins
 //                                                 over the two rules below)
 //   structs listed with EDDY_FIELDS               Type{field1=..., field2=...}
-//                                                 (Type as written in the macro)
+//                                                 (Type as written in the
+//                                                 macro)
 //   enums                                         the underlying integer
 //
 // Anything else fails to compile with a message naming the rules. The common
@@ -201,8 +204,8 @@ constexpr bool IsFormattable() {
   } else if constexpr (kHasFields<T>) {
     return std::apply(
         [](auto... member) {
-          return (IsFormattable<typename MemberPointerTraits<
-                      decltype(member)>::type>() &&
+          return (IsFormattable<
+                      typename MemberPointerTraits<decltype(member)>::type>() &&
                   ...);
         },
         StructFields<T>::members);
@@ -241,10 +244,10 @@ void AppendToString(std::string& out, const T& value) {
     out += value;
   } else if constexpr (std::is_integral_v<T>) {
     char buffer[24];
-    const auto result = std::to_chars(buffer, buffer + sizeof(buffer),
-                                      static_cast<std::conditional_t<
-                                          std::is_signed_v<T>, long long,
-                                          unsigned long long>>(value));
+    const auto result = std::to_chars(
+        buffer, buffer + sizeof(buffer),
+        static_cast<std::conditional_t<std::is_signed_v<T>, long long,
+                                       unsigned long long>>(value));
     out.append(buffer, result.ptr);
   } else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     internal::AppendJavaFloatingPoint(out, value);
@@ -290,10 +293,9 @@ void AppendToString(std::string& out, const T& value) {
       if (!first) out += ", ";
       first = false;
       // Through the value type: vector<bool> yields proxies.
-      AppendToString(
-          out,
-          static_cast<const std::remove_cvref_t<
-              std::ranges::range_reference_t<const T>>&>(element));
+      AppendToString(out,
+                     static_cast<const std::remove_cvref_t<
+                         std::ranges::range_reference_t<const T>>&>(element));
     }
     out += ']';
   } else if constexpr (internal::Streamable<T>) {
@@ -305,16 +307,16 @@ void AppendToString(std::string& out, const T& value) {
     out += Fields::type_name;
     out += '{';
     bool first = true;
-    Fields::ForEach(value, [&out, &first](std::string_view name,
-                                          const auto& field) {
-      if (!first) out += ", ";
-      first = false;
-      out += name;
-      out += '=';
-      AppendToString(out, field);
-    });
+    Fields::ForEach(value,
+                    [&out, &first](std::string_view name, const auto& field) {
+                      if (!first) out += ", ";
+                      first = false;
+                      out += name;
+                      out += '=';
+                      AppendToString(out, field);
+                    });
     out += '}';
-  } else {  // Enum without operator<<.
+  } else if constexpr (std::is_enum_v<T>) {  // Without operator<<.
     AppendToString(out, static_cast<std::underlying_type_t<T>>(value));
   }
 }

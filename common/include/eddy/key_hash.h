@@ -140,11 +140,12 @@ concept StableHashTupleLike =
     kIsHashSpecialization<K, std::pair> || kIsHashSpecialization<K, std::tuple>;
 
 template <class K>
-concept UnorderedContainer = requires { typename K::hasher; };
+concept UnorderedContainer = requires {
+  typename K::hasher;
+};
 
 template <class K>
-using RangeValue =
-    std::remove_cvref_t<std::ranges::range_reference_t<const K>>;
+using RangeValue = std::remove_cvref_t<std::ranges::range_reference_t<const K>>;
 
 template <class K>
 constexpr bool IsStableHashable();
@@ -178,8 +179,8 @@ constexpr bool IsStableHashable() {
   } else if constexpr (kHasFields<K>) {
     return std::apply(
         [](auto... member) {
-          return (IsStableHashable<typename MemberPointerTraits<
-                      decltype(member)>::type>() &&
+          return (IsStableHashable<
+                      typename MemberPointerTraits<decltype(member)>::type>() &&
                   ...);
         },
         StructFields<K>::members);

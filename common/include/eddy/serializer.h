@@ -31,9 +31,9 @@
 // argument-dependent lookup):
 //   * Use it at namespace scope, after the struct definition, either in the
 //     namespace that declares the type (then the plain name will do) or at
-//     global scope (then write the qualified name, e.g. EDDY_FIELDS(shop::Order,
-//     ...)). It cannot be used inside a class or a function body, so types
-//     local to a function cannot use it.
+//     global scope (then write the qualified name:
+//     EDDY_FIELDS(shop::Order, ...)). It cannot be used inside a class or a
+//     function body, so types local to a function cannot use it.
 //   * The first argument is printed as the type's name by ToString(), exactly
 //     as written. A template instance must be named through an alias without
 //     commas (using IntPair = Pair<int, int>; EDDY_FIELDS(IntPair, a, b);).
@@ -80,13 +80,15 @@ namespace internal {
 
 // Error-message assembly. Not absl::StrCat: Debian's Abseil has its own
 // string_view type, which does not accept std::string_view arguments.
-inline void AppendPart(std::string& out, std::string_view part) { out += part; }
-template <class I>
-  requires std::is_integral_v<I>
-void AppendPart(std::string& out, I value) {
-  char digits[24];
-  const auto result = std::to_chars(digits, digits + sizeof(digits), value);
-  out.append(digits, result.ptr);
+template <class Part>
+void AppendPart(std::string& out, const Part& part) {
+  if constexpr (std::is_integral_v<Part>) {
+    char digits[24];
+    const auto result = std::to_chars(digits, digits + sizeof(digits), part);
+    out.append(digits, result.ptr);
+  } else {
+    out += std::string_view(part);
+  }
 }
 template <class... Parts>
 std::string Concat(const Parts&... parts) {
@@ -315,13 +317,15 @@ class DataInput {
                                 : count > left / min_element_bytes;
     if (impossible) {
       if (min_element_bytes == 0) {
-        FailAt(start, internal::Concat("count ", count, " exceeds the limit of ",
-                                   kMaxEmptyElements,
-                                   " elements with an empty encoding"));
+        FailAt(start,
+               internal::Concat("count ", count, " exceeds the limit of ",
+                                kMaxEmptyElements,
+                                " elements with an empty encoding"));
       } else {
-        FailAt(start, internal::Concat("count ", count, " needs at least ",
-                                   min_element_bytes, " byte(s) each but only ",
-                                   left, " remain"));
+        FailAt(start,
+               internal::Concat("count ", count, " needs at least ",
+                                min_element_bytes, " byte(s) each but only ",
+                                left, " remain"));
       }
       return 0;
     }
@@ -332,7 +336,7 @@ class DataInput {
   bool Require(size_t size, std::string_view what) {
     if (size <= remaining()) return true;
     Fail(internal::Concat("truncated ", what, ": need ", size, " bytes, ",
-                      remaining(), " remain"));
+                          remaining(), " remain"));
     return false;
   }
 
@@ -498,26 +502,25 @@ inline constexpr bool kHasFields = StructFields<T>::defined;
 
 namespace internal {
 
+// std::tuple<Field...> of a struct's listed field types. Only for structs
+// listed with EDDY_FIELDS.
 template <class T>
-struct FieldTypes;
-// std::tuple<Field...> of a struct's listed field types.
-template <class T>
-  requires kHasFields<T>
-struct FieldTypes<T> {
+struct FieldTypes {
   template <class Tuple>
   struct Strip;
   template <class... M>
   struct Strip<std::tuple<M...>> {
     using type = std::tuple<typename MemberPointerTraits<M>::type...>;
   };
-  using type =
-      typename Strip<std::remove_cv_t<decltype(StructFields<T>::members)>>::type;
+  using type = typename Strip<
+      std::remove_cv_t<decltype(StructFields<T>::members)>>::type;
 };
 
 // The name the compiler gives T, for error messages ("std::pair<int, long>").
 template <class T>
 std::string_view TypeName() {
-  const std::string_view pretty = __PRETTY_FUNCTION__;  // "... [with T = X; ...]"
+  // GCC: "... TypeName() [with T = X; ...]"; Clang: "... [T = X]".
+  const std::string_view pretty = __PRETTY_FUNCTION__;
   const size_t start = pretty.find("T = ");
   if (start == std::string_view::npos) return pretty;
   size_t end = pretty.find(';', start);
@@ -678,8 +681,9 @@ struct TypeSerializer<T, std::enable_if_t<internal::kIsVarintInteger<T>>> {
       if constexpr (sizeof(T) < sizeof(int64_t)) {
         if (decoded < std::numeric_limits<T>::min() ||
             decoded > std::numeric_limits<T>::max()) {
-          in.FailAt(start, internal::Concat("value ", decoded, " out of range for ",
-                                        internal::TypeName<T>()));
+          in.FailAt(start,
+                    internal::Concat("value ", decoded, " out of range for ",
+                                     internal::TypeName<T>()));
           value = 0;
           return;
         }
@@ -689,8 +693,9 @@ struct TypeSerializer<T, std::enable_if_t<internal::kIsVarintInteger<T>>> {
       const uint64_t decoded = in.ReadVarint64();
       if constexpr (sizeof(T) < sizeof(uint64_t)) {
         if (decoded > std::numeric_limits<T>::max()) {
-          in.FailAt(start, internal::Concat("value ", decoded, " out of range for ",
-                                        internal::TypeName<T>()));
+          in.FailAt(start,
+                    internal::Concat("value ", decoded, " out of range for ",
+                                     internal::TypeName<T>()));
           value = 0;
           return;
         }
@@ -888,7 +893,8 @@ struct TypeSerializer<std::map<K, V, Compare, Alloc>,
       V mapped{};
       TypeSerializer<K>::Deserialize(in, key);
       TypeSerializer<V>::Deserialize(in, mapped);
-      if (in.ok()) value.emplace_hint(value.end(), std::move(key), std::move(mapped));
+      if (in.ok())
+        value.emplace_hint(value.end(), std::move(key), std::move(mapped));
     });
   }
 };
@@ -999,9 +1005,10 @@ struct TypeSerializer<T, std::enable_if_t<internal::StructSerializable<T>()>> {
 // The encoding of `value` as a fresh string.
 template <class T>
 std::string SerializeToString(const T& value) {
-  static_assert(kIsSerializable<T>,
-                "type T has no TypeSerializer: list its fields with "
-                "EDDY_FIELDS(Type, field...) or specialize eddy::TypeSerializer");
+  static_assert(
+      kIsSerializable<T>,
+      "type T has no TypeSerializer: list its fields with "
+      "EDDY_FIELDS(Type, field...) or specialize eddy::TypeSerializer");
   std::string bytes;
   DataOutput out(&bytes);
   TypeSerializer<T>::Serialize(value, out);
@@ -1013,20 +1020,22 @@ std::string SerializeToString(const T& value) {
 // and leaves `out` valid but unspecified.
 template <class T>
 absl::Status DeserializeFromString(std::string_view bytes, T& out) {
-  static_assert(kIsSerializable<T>,
-                "type T has no TypeSerializer: list its fields with "
-                "EDDY_FIELDS(Type, field...) or specialize eddy::TypeSerializer");
+  static_assert(
+      kIsSerializable<T>,
+      "type T has no TypeSerializer: list its fields with "
+      "EDDY_FIELDS(Type, field...) or specialize eddy::TypeSerializer");
   DataInput in(bytes);
   TypeSerializer<T>::Deserialize(in, out);
   if (!in.ok()) {
-    return absl::DataLossError(internal::Concat(
-        "malformed record of type ", internal::TypeName<T>(), ": ", in.error()));
+    return absl::DataLossError(internal::Concat("malformed record of type ",
+                                                internal::TypeName<T>(), ": ",
+                                                in.error()));
   }
   if (!in.AtEnd()) {
-    return absl::DataLossError(internal::Concat(
-        "malformed record of type ", internal::TypeName<T>(), ": ",
-        in.remaining(), " trailing byte(s) after byte ", in.position(), " of ",
-        in.size()));
+    return absl::DataLossError(
+        internal::Concat("malformed record of type ", internal::TypeName<T>(),
+                         ": ", in.remaining(), " trailing byte(s) after byte ",
+                         in.position(), " of ", in.size()));
   }
   return absl::OkStatus();
 }
@@ -1037,31 +1046,34 @@ absl::Status DeserializeFromString(std::string_view bytes, T& out) {
 // EDDY_FIELDS(Type, field1, field2, ...): see the rules at the top of this
 // file. Defines the lookup hook StructFields<Type> reads; the trailing
 // static_assert makes the macro require a semicolon like a declaration.
-#define EDDY_FIELDS(Type, ...)                                             \
-  [[maybe_unused]] constexpr auto EddyStructFieldsInfo(                    \
-      ::eddy::internal::FieldsTag<Type>, ::EddyFieldsAdlAnchor*) {         \
-    return ::eddy::internal::MakeFieldsInfo<Type>(                         \
-        #Type, #__VA_ARGS__, EDDY_INTERNAL_MEMBERS(Type, __VA_ARGS__));    \
-  }                                                                        \
-  static_assert(std::is_class_v<Type>,                                     \
+#define EDDY_FIELDS(Type, ...)                                          \
+  [[maybe_unused]] constexpr auto EddyStructFieldsInfo(                 \
+      ::eddy::internal::FieldsTag<Type>, ::EddyFieldsAdlAnchor*) {      \
+    return ::eddy::internal::MakeFieldsInfo<Type>(                      \
+        #Type, #__VA_ARGS__, EDDY_INTERNAL_MEMBERS(Type, __VA_ARGS__)); \
+  }                                                                     \
+  static_assert(::std::is_class_v<Type>,                                \
                 "EDDY_FIELDS(Type, fields...) needs a struct or class type")
 
 #define EDDY_INTERNAL_CAT(a, b) EDDY_INTERNAL_CAT_I(a, b)
 #define EDDY_INTERNAL_CAT_I(a, b) a##b
 // &Type::f1, &Type::f2, ...
-#define EDDY_INTERNAL_MEMBERS(T, ...)                                \
-  EDDY_INTERNAL_CAT(EDDY_INTERNAL_MEMBERS_,                          \
-                    EDDY_INTERNAL_NARGS(__VA_ARGS__))(T, __VA_ARGS__)
-#define EDDY_INTERNAL_NARGS(...) EDDY_INTERNAL_NARGS_I(__VA_ARGS__, 64, 63, \
-    62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, \
-    44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, \
-    26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, \
-    7, 6, 5, 4, 3, 2, 1, 0)
-#define EDDY_INTERNAL_NARGS_I(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, \
-    _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, \
-    _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38, _39, \
-    _40, _41, _42, _43, _44, _45, _46, _47, _48, _49, _50, _51, _52, _53, \
-    _54, _55, _56, _57, _58, _59, _60, _61, _62, _63, _64, N, ...) N
+#define EDDY_INTERNAL_MEMBERS(T, ...)                                         \
+  EDDY_INTERNAL_CAT(EDDY_INTERNAL_MEMBERS_, EDDY_INTERNAL_NARGS(__VA_ARGS__)) \
+  (T, __VA_ARGS__)
+#define EDDY_INTERNAL_NARGS(...)                                             \
+  EDDY_INTERNAL_NARGS_I(__VA_ARGS__, 64, 63, 62, 61, 60, 59, 58, 57, 56, 55, \
+                        54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42,  \
+                        41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29,  \
+                        28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,  \
+                        15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define EDDY_INTERNAL_NARGS_I(                                                 \
+    _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16,     \
+    _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, \
+    _32, _33, _34, _35, _36, _37, _38, _39, _40, _41, _42, _43, _44, _45, _46, \
+    _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58, _59, _60, _61, \
+    _62, _63, _64, N, ...)                                                     \
+  N
 #define EDDY_INTERNAL_MEMBERS_1(T, f) &T::f
 #define EDDY_INTERNAL_MEMBERS_2(T, f, ...) \
   &T::f, EDDY_INTERNAL_MEMBERS_1(T, __VA_ARGS__)

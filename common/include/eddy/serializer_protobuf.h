@@ -39,8 +39,9 @@ struct TypeSerializer<
     const size_t start = in.position();
     const size_t size = in.ReadCount(1);  // Validated against the input.
     if (size > static_cast<size_t>(INT_MAX)) {
-      in.FailAt(start, internal::Concat("protobuf message of ", size,
-                                    " bytes exceeds protobuf's 2 GiB limit"));
+      in.FailAt(start,
+                internal::Concat("protobuf message of ", size,
+                                 " bytes exceeds protobuf's 2 GiB limit"));
       return;
     }
     const std::string_view bytes = in.ReadBytesView(size);
@@ -48,7 +49,7 @@ struct TypeSerializer<
     // ParseFromArray clears the message first and reuses its storage.
     if (!value.ParseFromArray(bytes.data(), static_cast<int>(size))) {
       in.FailAt(start, internal::Concat("invalid protobuf message ",
-                                    value.GetTypeName()));
+                                        value.GetTypeName()));
     }
   }
 };
