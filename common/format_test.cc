@@ -120,6 +120,8 @@ TEST(FormatTest, FloatingPointAsJavaPrintsIt) {
   EXPECT_EQ(ToString(0.1f), "0.1");
   EXPECT_EQ(ToString(3.0f), "3.0");
   EXPECT_EQ(ToString(1.0e10f), "1.0E10");
+  EXPECT_EQ(ToString(std::numeric_limits<float>::denorm_min()), "1.4E-45");
+  EXPECT_EQ(ToString(std::numeric_limits<float>::max()), "3.4028235E38");
 }
 
 TEST(FormatTest, TuplesHaveNoSpaces) {
