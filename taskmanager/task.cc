@@ -35,7 +35,8 @@ class Task::Context final : public internal::OperatorContext, public RuntimeCont
   RuntimeContext& runtime_context() override { return *this; }
   internal::KeyedStateBackend* keyed_state_backend() override { return backend_.get(); }
   bool IsRunning() const override { return !task_->cancelled(); }
-  void FlushOutputs() override { task_->FlushOutputs(); }
+  // Also lets chained sinks write what they batch (print, files).
+  void FlushOutputs() override { task_->OnIdle(); }
 
   const std::string& getTaskName() const override { return task_->info_.task_name; }
   const std::string& getJobId() const override { return task_->info_.job_id; }

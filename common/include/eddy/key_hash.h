@@ -48,62 +48,16 @@
 #include <type_traits>
 #include <utility>
 
+#include "eddy/key_group.h"
 #include "eddy/serializer.h"
 
 namespace eddy {
 
 namespace internal {
 
-inline uint32_t StableHashLoad32(const unsigned char* p) {
-  // Through bytes, so the result is the same on big-endian hosts; compilers
-  // turn this into one load on little-endian ones.
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-         (static_cast<uint32_t>(p[2]) << 16) |
-         (static_cast<uint32_t>(p[3]) << 24);
-}
-
-// MurmurHash3_x86_32 (Austin Appleby's reference algorithm, public domain) of
-// `size` bytes. Kept private to this header so that key hashing does not
-// depend on any other header's choice of hash.
-inline uint32_t StableHashBytes(const void* data, size_t size,
-                                uint32_t seed = 0) {
-  constexpr uint32_t c1 = 0xcc9e2d51U;
-  constexpr uint32_t c2 = 0x1b873593U;
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  const size_t num_blocks = size / 4;
-  uint32_t h = seed;
-  for (size_t i = 0; i < num_blocks; ++i) {
-    uint32_t k = StableHashLoad32(bytes + 4 * i);
-    k *= c1;
-    k = std::rotl(k, 15);
-    k *= c2;
-    h ^= k;
-    h = std::rotl(h, 13);
-    h = h * 5 + 0xe6546b64U;
-  }
-  const unsigned char* tail = bytes + 4 * num_blocks;
-  uint32_t k = 0;
-  switch (size & 3) {
-    case 3:
-      k ^= static_cast<uint32_t>(tail[2]) << 16;
-      [[fallthrough]];
-    case 2:
-      k ^= static_cast<uint32_t>(tail[1]) << 8;
-      [[fallthrough]];
-    case 1:
-      k ^= static_cast<uint32_t>(tail[0]);
-      k *= c1;
-      k = std::rotl(k, 15);
-      k *= c2;
-      h ^= k;
-  }
-  h ^= static_cast<uint32_t>(size);  // The reference mixes in len mod 2^32.
-  h ^= h >> 16;
-  h *= 0x85ebca6bU;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35U;
-  h ^= h >> 16;
-  return h;
+// MurmurHash3_x86_32 of `size` bytes (the one implementation in key_group.h).
+inline uint32_t StableHashBytes(const void* data, size_t size, uint32_t seed = 0) {
+  return MurmurHash3_32(data, size, seed);
 }
 
 // Base of the primary StableHasher: marks "no user-provided hasher".
