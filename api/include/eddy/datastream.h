@@ -2,6 +2,7 @@
 // Every method records a node; nothing runs until execute().
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -397,21 +398,28 @@ class KeyedStream : public DataStream<T> {
   // Rolling aggregations by tuple position (0-based) or struct member. sum/min/
   // max change only that field (the rest is the key's first record); minBy/maxBy
   // emit the whole record holding the extreme (the first one on ties).
+  // (The member overloads take the class as a parameter C == T so that a stream
+  // of a non-class type, where `V T::*` is ill-formed, still compiles.)
   SingleOutputStreamOperator<T> sum(int pos) { return ByPosition(pos, internal::Aggregation::kSum, "sum"); }
   SingleOutputStreamOperator<T> min(int pos) { return ByPosition(pos, internal::Aggregation::kMin, "min"); }
   SingleOutputStreamOperator<T> max(int pos) { return ByPosition(pos, internal::Aggregation::kMax, "max"); }
   SingleOutputStreamOperator<T> minBy(int pos) { return ByPosition(pos, internal::Aggregation::kMinBy, "minBy"); }
   SingleOutputStreamOperator<T> maxBy(int pos) { return ByPosition(pos, internal::Aggregation::kMaxBy, "maxBy"); }
-  template <class V>
-  SingleOutputStreamOperator<T> sum(V T::*field) { return ByMember(field, internal::Aggregation::kSum); }
-  template <class V>
-  SingleOutputStreamOperator<T> min(V T::*field) { return ByMember(field, internal::Aggregation::kMin); }
-  template <class V>
-  SingleOutputStreamOperator<T> max(V T::*field) { return ByMember(field, internal::Aggregation::kMax); }
-  template <class V>
-  SingleOutputStreamOperator<T> minBy(V T::*field) { return ByMember(field, internal::Aggregation::kMinBy); }
-  template <class V>
-  SingleOutputStreamOperator<T> maxBy(V T::*field) { return ByMember(field, internal::Aggregation::kMaxBy); }
+  template <class V, class C>
+    requires std::same_as<C, T>
+  SingleOutputStreamOperator<T> sum(V C::*field) { return ByMember(field, internal::Aggregation::kSum); }
+  template <class V, class C>
+    requires std::same_as<C, T>
+  SingleOutputStreamOperator<T> min(V C::*field) { return ByMember(field, internal::Aggregation::kMin); }
+  template <class V, class C>
+    requires std::same_as<C, T>
+  SingleOutputStreamOperator<T> max(V C::*field) { return ByMember(field, internal::Aggregation::kMax); }
+  template <class V, class C>
+    requires std::same_as<C, T>
+  SingleOutputStreamOperator<T> minBy(V C::*field) { return ByMember(field, internal::Aggregation::kMinBy); }
+  template <class V, class C>
+    requires std::same_as<C, T>
+  SingleOutputStreamOperator<T> maxBy(V C::*field) { return ByMember(field, internal::Aggregation::kMaxBy); }
 
   // Keyed variants of map/flatMap/filter/process: the function may use keyed
   // state through getRuntimeContext().getState(...).
@@ -459,8 +467,9 @@ class KeyedStream : public DataStream<T> {
   SingleOutputStreamOperator<T> ByPosition(int pos, internal::Aggregation agg, const char* what) {
     return Aggregate("Keyed Aggregation", internal::FieldAggregator<T>(pos, agg, what));
   }
-  template <class V>
-  SingleOutputStreamOperator<T> ByMember(V T::*field, internal::Aggregation agg) {
+  template <class V, class C>
+    requires std::same_as<C, T>
+  SingleOutputStreamOperator<T> ByMember(V C::*field, internal::Aggregation agg) {
     static_assert(std::is_arithmetic_v<V>, "aggregations need a numeric member");
     return Aggregate("Keyed Aggregation", [field, agg](T& acc, const T& v) {
       if (internal::AggregateValue(acc.*field, v.*field, agg)) acc = v;
