@@ -209,10 +209,16 @@ void SequenceSource::run(SourceContext& ctx) {
   const int64_t p = getRuntimeContext().getNumberOfParallelSubtasks();
   const int64_t i = getRuntimeContext().getIndexOfThisSubtask();
   if (to_ < from_) return;
-  const uint64_t total = static_cast<uint64_t>(to_ - from_) + 1;
-  const int64_t begin = from_ + static_cast<int64_t>(total * i / p);
-  const int64_t end = from_ + static_cast<int64_t>(total * (i + 1) / p);  // exclusive
-  for (int64_t v = begin; v < end && ctx.isRunning(); ++v) ctx.collect(v);
+  // [from, to] may hold up to 2^64 numbers (fromSequence(1, INT64_MAX) is the
+  // usual "unbounded" sequence): split it in 128-bit arithmetic and count
+  // positions, so neither total * (i + 1) nor an exclusive end past INT64_MAX
+  // overflows.
+  using u128 = unsigned __int128;
+  const u128 total = static_cast<u128>(static_cast<uint64_t>(to_) - static_cast<uint64_t>(from_)) + 1;
+  const u128 begin = total * static_cast<u128>(i) / static_cast<u128>(p);
+  const u128 end = total * static_cast<u128>(i + 1) / static_cast<u128>(p);  // exclusive
+  uint64_t v = static_cast<uint64_t>(from_) + static_cast<uint64_t>(begin);  // wraps like int64
+  for (u128 k = begin; k < end && ctx.isRunning(); ++k, ++v) ctx.collect(static_cast<int64_t>(v));
 }
 
 }  // namespace eddy

@@ -127,8 +127,11 @@ class DataGeneratorSource : public RichParallelSourceFunction<T> {
     const int i = this->getRuntimeContext().getIndexOfThisSubtask();
     int64_t begin = 0, end = -1;
     if (count_ >= 0) {
-      begin = count_ * i / p;
-      end = count_ * (i + 1) / p;
+      // count * i / p, computed as q * i + r * i / p (count = q * p + r) so that
+      // counts near INT64_MAX (Flink's "unbounded" idiom) do not overflow.
+      const int64_t q = count_ / p, r = count_ % p;
+      begin = q * i + r * i / p;
+      end = q * (i + 1) + r * (i + 1) / p;
     }
     internal::RateLimiter limiter(rate_.records_per_second() / p);
     int64_t emitted = 0;
