@@ -28,6 +28,21 @@
 
 namespace eddy {
 namespace {
+// Until a process calls InitLogging (daemons and the CLI do), Eddy code running
+// inside someone else's program (tests, benchmarks, embedded use) logs only
+// warnings and errors, to stderr, so that stdout stays the program's own.
+[[maybe_unused]] const bool kQuietDefaultLogger = [] {
+  auto logger = std::make_shared<spdlog::logger>(
+      "eddy", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_level(spdlog::level::warn);
+  spdlog::set_default_logger(std::move(logger));
+  return true;
+}();
+}  // namespace
+}  // namespace eddy
+
+namespace eddy {
+namespace {
 
 // Writes the level as Flink's log4j does ("INFO ", "WARN ", "ERROR"): spdlog's
 // own names are lower-case and say "warning"/"critical".
