@@ -10,6 +10,9 @@
 
 #include "absl/strings/numbers.h"
 #include "client/local_cluster.h"
+#include "client/remote_executor.h"
+#include "common/process.h"
+#include <grpcpp/grpcpp.h>
 #include "client/program_loader.h"
 #include "common/config.h"
 #include "common/logging.h"
@@ -23,29 +26,31 @@ namespace {
 constexpr const char* kUsage = R"(Usage: eddy <action> [options]
 
 Actions:
-  run  [options] <job library> [program arguments]
-       Runs a program of a job library.
-  info [options] <job library> [program arguments]
-       Prints the job graph the program builds, as JSON, without running it.
+  run    [options] <job library> [program arguments]
+         Runs a program of a job library on the cluster (or --target local).
+  info   [options] <job library> [program arguments]
+         Prints the job graph the program builds, as JSON, without running it.
+  list   [-m host:port]          Lists the cluster's jobs.
+  cancel [-m host:port] <jobId>  Cancels a job.
 
 Options for run and info:
   -c, --class <name>         the EDDY_PROGRAM to run (optional if the library has one)
   -p, --parallelism <n>      default parallelism of the job (parallelism.default)
-  -t, --target <target>      where to run: "local" (an embedded cluster in this
-                             process; the default in this version) or "remote"
-  -m, --jobmanager <host:port>  JobManager RPC address (remote target)
-  -d, --detached             do not wait for the job (remote target)
+  -t, --target <target>      where to run: "remote" (the JobManager of -m; the
+                             default) or "local" (an embedded cluster in this process)
+  -m, --jobmanager <host:port>  the JobManager's RPC address; default
+                             jobmanager.rpc.address:jobmanager.rpc.port from the config
+  -d, --detached             return once the job is submitted (remote target)
   -D <key>=<value>           set a configuration option (repeatable)
 
 Configuration is read from $EDDY_CONF_DIR/config.yaml, else from conf/config.yaml
 beside the installed bin/ directory; -D options override it.
-Other actions (list, cancel, stop, savepoint) need the cluster runtime, which
-this version does not include yet.
+`run` without -d waits for the job and exits 0 only if it FINISHED.
 )";
 
 struct RunOptions {
   std::string program;
-  std::string target = "local";
+  std::string target = "remote";
   std::string jobmanager;
   bool detached = false;
   std::vector<std::string> overrides;
@@ -105,28 +110,10 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& args)
   return o;
 }
 
-std::filesystem::path InstallDir() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::path(".") : exe.parent_path().parent_path();
-}
-
 absl::StatusOr<Configuration> LoadConfiguration(const RunOptions& o) {
-  std::filesystem::path conf_dir;
-  if (const char* dir = std::getenv("EDDY_CONF_DIR")) {
-    conf_dir = dir;
-  } else {
-    conf_dir = InstallDir() / "conf";
-  }
-  Configuration config;
-  std::error_code ec;
-  if (std::filesystem::exists(conf_dir / "config.yaml", ec)) {
-    ASSIGN_OR_RETURN(config, Configuration::LoadYamlFile((conf_dir / "config.yaml").string()));
-  }
-  if (!config.Contains("env.log.dir") && std::filesystem::is_directory(InstallDir() / "log", ec)) {
-    config.Set("env.log.dir", (InstallDir() / "log").string());
-  }
-  for (const auto& kv : o.overrides) RETURN_IF_ERROR(config.ApplyOverride(kv));
+  ProcessArgs args;
+  args.overrides = o.overrides;
+  ASSIGN_OR_RETURN(Configuration config, LoadProcessConfiguration(args));
   if (o.parallelism) config.Set("parallelism.default", std::to_string(*o.parallelism));
   // Validate the options the client itself uses, so errors name the key.
   RETURN_IF_ERROR(config.GetInt("parallelism.default", 1).status());
@@ -139,18 +126,120 @@ absl::StatusOr<Configuration> LoadConfiguration(const RunOptions& o) {
 // Records what the last job did, for the summary the CLI prints.
 class ReportingExecutor final : public internal::PipelineExecutor {
  public:
-  explicit ReportingExecutor(LocalClusterOptions options) : inner_(std::move(options)) {}
+  explicit ReportingExecutor(std::shared_ptr<internal::PipelineExecutor> inner) : inner_(std::move(inner)) {}
   JobExecutionResult Execute(const std::string& job_graph,
                              std::shared_ptr<internal::StreamGraph> plan) override {
-    JobExecutionResult result = inner_.Execute(job_graph, std::move(plan));
+    JobExecutionResult result = inner_->Execute(job_graph, std::move(plan));
     last_ = result;
     return result;
   }
   std::optional<JobExecutionResult> last_;
 
  private:
-  LocalExecutor inner_;
+  std::shared_ptr<internal::PipelineExecutor> inner_;
 };
+
+// Runs the program and prints Flink's summary of the job it ran.
+int RunAndReport(const internal::RegisteredProgram& program, const RunOptions& options,
+                 const std::map<std::string, std::string>& conf,
+                 std::shared_ptr<internal::PipelineExecutor> inner, bool detached) {
+  auto executor = std::make_shared<ReportingExecutor>(std::move(inner));
+  absl::Status status = RunProgram(program, options.program_args, conf, executor);
+  std::cout.flush();
+  if (!status.ok()) {
+    std::cerr << "Error: " << status.message() << "\n";
+    return 1;
+  }
+  if (executor->last_ && !detached) {
+    std::cout << "Program execution finished\n"
+              << "Job with JobID " << executor->last_->getJobID() << " has finished.\n"
+              << "Job Runtime: " << executor->last_->getNetRuntime() << " ms\n";
+  }
+  return 0;
+}
+
+// -m if given, else jobmanager.rpc.address:jobmanager.rpc.port.
+absl::StatusOr<std::string> JobManagerAddress(const Configuration& config, const std::string& flag) {
+  if (!flag.empty()) {
+    if (flag.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError("-m expects host:port, got '" + flag + "'");
+    }
+    return flag;
+  }
+  ASSIGN_OR_RETURN(std::string host, config.GetString("jobmanager.rpc.address", "localhost"));
+  ASSIGN_OR_RETURN(int64_t port, config.GetInt("jobmanager.rpc.port", 6123));
+  return host + ":" + std::to_string(port);
+}
+
+// `list` and `cancel`: [-m host:port] [-D k=v] [jobId].
+int ClusterAction(const std::string& action, const std::vector<std::string>& argv) {
+  auto args = ParseProcessArgs(argv);
+  if (!args.ok()) return Usage(std::string(args.status().message()));
+  std::string flag;
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < args->rest.size(); ++i) {
+    if ((args->rest[i] == "-m" || args->rest[i] == "--jobmanager") && i + 1 < args->rest.size()) {
+      flag = args->rest[++i];
+    } else if (!args->rest[i].empty() && args->rest[i][0] == '-') {
+      return Usage("unknown option " + args->rest[i]);
+    } else {
+      positional.push_back(args->rest[i]);
+    }
+  }
+  auto config = LoadProcessConfiguration(*args);
+  if (!config.ok()) {
+    std::cerr << "Error: " << config.status().message() << "\n";
+    return 1;
+  }
+  auto address = JobManagerAddress(*config, flag);
+  if (!address.ok()) {
+    std::cerr << "Error: " << address.status().message() << "\n";
+    return 1;
+  }
+  auto stub = ConnectDispatcher(*address);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto unreachable = [&](const grpc::Status& s) {
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      std::cerr << "Error: cannot reach the JobManager at " << *address << ": " << s.error_message() << "\n";
+    } else {
+      std::cerr << "Error: " << s.error_message() << "\n";
+    }
+    return 1;
+  };
+  if (action == "list") {
+    proto::ListJobsResponse jobs;
+    grpc::Status s = stub->ListJobs(&ctx, proto::Empty(), &jobs);
+    if (!s.ok()) return unreachable(s);
+    bool any_running = false, any_ended = false;
+    for (const auto& j : jobs.jobs()) (j.end_time() < 0 ? any_running : any_ended) = true;
+    auto print = [&](bool running) {
+      for (const auto& j : jobs.jobs()) {
+        if ((j.end_time() < 0) != running) continue;
+        std::time_t t = static_cast<std::time_t>(j.start_time() / 1000);
+        char when[32];
+        std::strftime(when, sizeof(when), "%d.%m.%Y %H:%M:%S", std::localtime(&t));
+        std::cout << when << " : " << j.job_id() << " : " << j.name() << " (" << j.state() << ")\n";
+      }
+    };
+    std::cout << "------------------ Running/Restarting Jobs -------------------\n";
+    if (any_running) print(true); else std::cout << "No running jobs.\n";
+    std::cout << "--------------------------------------------------------------\n";
+    std::cout << "---------------------- Terminated Jobs -----------------------\n";
+    if (any_ended) print(false); else std::cout << "No terminated jobs.\n";
+    std::cout << "--------------------------------------------------------------\n";
+    return 0;
+  }
+  if (positional.size() != 1) return Usage("cancel expects exactly one job id");
+  proto::JobId id;
+  id.set_job_id(positional[0]);
+  proto::Empty empty;
+  std::cout << "Cancelling job " << positional[0] << ".\n";
+  grpc::Status s = stub->CancelJob(&ctx, id, &empty);
+  if (!s.ok()) return unreachable(s);
+  std::cout << "Cancelled job " << positional[0] << ".\n";
+  return 0;
+}
 
 int Run(const std::vector<std::string>& args, bool info_only) {
   auto options = ParseRunOptions(args);
@@ -163,11 +252,6 @@ int Run(const std::vector<std::string>& args, bool info_only) {
   if (!config->Contains("env.log.stderr-level")) config->Set("env.log.stderr-level", "OFF");
   if (auto s = InitLogging("client", *config); !s.ok()) {
     std::cerr << "Error: " << s.message() << "\n";
-    return 1;
-  }
-  if (options->target == "remote") {
-    std::cerr << "Error: the remote target needs the cluster runtime (jobmanager/taskmanager "
-                 "daemons), which this version does not include; use --target local\n";
     return 1;
   }
   auto library = JobLibrary::Load(options->library);
@@ -199,28 +283,33 @@ int Run(const std::vector<std::string>& args, bool info_only) {
     return 0;
   }
 
+  auto on_submitted = [](const std::string& job_id) {
+    std::cout << "Job has been submitted with JobID " << job_id << std::endl;
+  };
+  if (options->target == "remote") {
+    auto address = JobManagerAddress(*config, options->jobmanager);
+    if (!address.ok()) {
+      std::cerr << "Error: " << address.status().message() << "\n";
+      return 1;
+    }
+    RemoteOptions remote;
+    remote.jobmanager_address = *address;
+    remote.library_path = options->library;
+    remote.detached = options->detached;
+    remote.on_submitted = on_submitted;
+    return RunAndReport(*program, *options, conf, std::make_shared<RemoteExecutor>(remote),
+                        options->detached);
+  }
+
   LocalClusterOptions cluster;
   cluster.config = conf;
   internal::RegisteredProgram chosen = *program;
   // Like a TaskManager, the embedded cluster rebuilds the operators by running
   // the program again and checks that it built the same graph.
   cluster.graph_provider = [chosen](const proto::JobGraph& job) { return RebuildJobGraph(chosen, job); };
-  cluster.on_submitted = [](const std::string& job_id) {
-    std::cout << "Job has been submitted with JobID " << job_id << std::endl;
-  };
-  auto executor = std::make_shared<ReportingExecutor>(std::move(cluster));
-  absl::Status status = RunProgram(*program, options->program_args, conf, executor);
-  std::cout.flush();
-  if (!status.ok()) {
-    std::cerr << "Error: " << status.message() << "\n";
-    return 1;
-  }
-  if (executor->last_) {
-    std::cout << "Program execution finished\n"
-              << "Job with JobID " << executor->last_->getJobID() << " has finished.\n"
-              << "Job Runtime: " << executor->last_->getNetRuntime() << " ms\n";
-  }
-  return 0;
+  cluster.on_submitted = on_submitted;
+  return RunAndReport(*program, *options, conf, std::make_shared<LocalExecutor>(std::move(cluster)),
+                      false);
 }
 
 }  // namespace
@@ -239,10 +328,10 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (action == "run") return eddy::client::Run(args, false);
   if (action == "info") return eddy::client::Run(args, true);
-  if (action == "list" || action == "cancel" || action == "stop" || action == "savepoint") {
-    std::cerr << "Error: '" << action
-              << "' needs the cluster runtime (jobmanager/taskmanager daemons), which this "
-                 "version does not include yet\n";
+  if (action == "list" || action == "cancel") return eddy::client::ClusterAction(action, args);
+  if (action == "stop" || action == "savepoint") {
+    std::cerr << "Error: '" << action << "' needs checkpoints and savepoints, which this version "
+                 "does not include yet\n";
     return 1;
   }
   return eddy::client::Usage("unknown action '" + action + "'");

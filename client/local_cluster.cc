@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "eddy/ids.h"
 #include "spdlog/spdlog.h"
+#include "taskmanager/channel_layout.h"
 #include "taskmanager/network.h"
 #include "taskmanager/task.h"
 
@@ -18,23 +19,7 @@ namespace {
 
 using runtime::ExecutionState;
 
-// Consumers that producer subtask `producer` of an edge feeds, in subpartition
-// order. Forward and rescale connect pointwise; the rest all-to-all.
-std::vector<int> ConsumersOf(const proto::JobEdge& edge, int producer, int p_up, int p_down) {
-  std::vector<int> consumers;
-  if (edge.partitioner() == proto::FORWARD) {
-    consumers.push_back(producer);
-  } else if (edge.partitioner() == proto::RESCALE) {
-    if (p_up >= p_down) {
-      consumers.push_back(producer * p_down / p_up);
-    } else {
-      for (int c = producer * p_down / p_up; c < (producer + 1) * p_down / p_up; ++c) consumers.push_back(c);
-    }
-  } else {
-    for (int c = 0; c < p_down; ++c) consumers.push_back(c);
-  }
-  return consumers;
-}
+using runtime::ConsumersOf;
 
 void Fail(const std::string& message) { throw JobExecutionException(message); }
 
@@ -115,7 +100,8 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
             auto consumers = ConsumersOf(edge, i, p_up, vertex.parallelism());
             for (size_t k = 0; k < consumers.size(); ++k) {
               if (consumers[k] != s) continue;
-              channels.push_back({&partitions.at({e, i})->subpartition(static_cast<int>(k)),
+              channels.push_back({std::make_unique<runtime::LocalInputChannel>(
+                                      &partitions.at({e, i})->subpartition(static_cast<int>(k))),
                                   edge.target_input()});
             }
           }

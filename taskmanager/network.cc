@@ -1,6 +1,8 @@
-// Network buffers, pools, subpartitions, record writers and input gates.
+// Network buffers, pools, subpartitions, record writers, local input channels
+// and input gates.
 #include "taskmanager/network.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -81,18 +83,31 @@ void LocalBufferPool::Cancel() {
 // ---- Subpartition ----
 
 void Subpartition::SetListener(AvailabilityListener* listener, int channel) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> listener_lock(listener_mu_);
   listener_ = listener;
   channel_ = channel;
+  if (listener_ == nullptr) return;
+  bool queued;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued = !queue_.empty();
+  }
+  // Data published before the reader attached would otherwise never be announced.
+  if (queued) listener_->NotifyDataAvailable(channel_);
 }
 
 void Subpartition::Notify() {
+  std::lock_guard<std::mutex> lock(listener_mu_);
   if (listener_ != nullptr) listener_->NotifyDataAvailable(channel_);
 }
 
 void Subpartition::AddBuffer(NetworkBuffer* buffer) {
   std::lock_guard<std::mutex> lock(mu_);
   queue_.push_back(Entry{buffer, {}});
+  // A recycled buffer may still be the one last announced: nothing of its new
+  // content has been announced.
+  notified_buffer_ = nullptr;
+  notified_size_ = 0;
 }
 
 void Subpartition::FinishBuffer(NetworkBuffer* buffer) {
@@ -134,6 +149,16 @@ void Subpartition::Flush() {
 }
 
 Subpartition::PollResult Subpartition::Poll(std::string_view* data, NetworkEvent* event) {
+  return PollImpl(data, event, /*allow_data=*/true, /*flushed_only=*/false);
+}
+
+Subpartition::PollResult Subpartition::PollFlushed(std::string_view* data, NetworkEvent* event,
+                                                   bool allow_data) {
+  return PollImpl(data, event, allow_data, /*flushed_only=*/true);
+}
+
+Subpartition::PollResult Subpartition::PollImpl(std::string_view* data, NetworkEvent* event,
+                                                bool allow_data, bool flushed_only) {
   NetworkBuffer* to_recycle = nullptr;
   PollResult result = PollResult::kNone;
   {
@@ -150,7 +175,10 @@ Subpartition::PollResult Subpartition::Poll(std::string_view* data, NetworkEvent
       // Read `finished` before `size`: if finished, the size is final.
       bool finished = b->finished.load(std::memory_order_acquire);
       uint32_t size = b->size.load(std::memory_order_acquire);
+      // An unfinished buffer is the newest one; only its flushed prefix counts.
+      if (flushed_only && !finished) size = b == notified_buffer_ ? std::min(size, notified_size_) : 0;
       if (read_pos_ < size) {
+        if (!allow_data) break;
         *data = std::string_view(b->data.get() + read_pos_, size - read_pos_);
         read_pos_ = size;
         result = PollResult::kData;
@@ -166,6 +194,12 @@ Subpartition::PollResult Subpartition::Poll(std::string_view* data, NetworkEvent
   if (to_recycle != nullptr) pool_->Recycle(to_recycle);
   return result;
 }
+
+// ---- Input channels ----
+
+InputChannel::~InputChannel() = default;
+
+LocalInputChannel::~LocalInputChannel() { subpartition_->SetListener(nullptr, 0); }
 
 // ---- ResultPartition ----
 
@@ -220,6 +254,9 @@ void RecordWriter::Emit(int channel, std::string_view record) {
   header[n++] = static_cast<char>(v);
   Append(channel, header, n);
   Append(channel, record.data(), record.size());
+  records_.store(records_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bytes_.store(bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(n + record.size()),
+               std::memory_order_relaxed);
   if (flush_always_) partition_->subpartition(channel).Flush();
 }
 
@@ -250,9 +287,11 @@ void RecordWriter::Finish() { BroadcastEvent({NetworkEvent::kEndOfPartition, 0})
 InputGate::InputGate(std::vector<ChannelSpec> channels)
     : channels_(std::move(channels)), queued_(channels_.size(), false) {
   for (size_t i = 0; i < channels_.size(); ++i) {
-    channels_[i].subpartition->SetListener(this, static_cast<int>(i));
+    channels_[i].channel->SetListener(this, static_cast<int>(i));
   }
 }
+
+InputGate::~InputGate() { channels_.clear(); }
 
 void InputGate::NotifyDataAvailable(int channel) {
   {

@@ -1,13 +1,16 @@
 // The in-process half of the network stack: 32 KiB network buffers from bounded
-// pools, result partitions with one subpartition per consumer, and input gates
-// that wake a task when any of its channels has data.
+// pools, result partitions with one subpartition per consumer, the InputChannel
+// abstraction through which a task reads one producer subpartition (in memory
+// here, over TCP in data_transport.h), and input gates that wake a task when any
+// of its channels has data.
 //
 // A writer appends records to the newest buffer of a subpartition and publishes
-// the written size with a release store; the consumer reads what is published,
+// the written size with a release store; the reader reads what is published,
 // so a buffer can be read while it is still being filled. Buffers are recycled
 // when both sides are done with them. A writer that finds its pool empty blocks:
-// that is backpressure. (Remote channels over TCP will read subpartitions the
-// same way and feed the same InputGate.)
+// that is backpressure. The reader of a subpartition is either a task in the
+// same process (LocalInputChannel) or the DataServer, which sends it to a
+// RemoteInputChannel in another TaskManager.
 #pragma once
 
 #include <atomic>
@@ -85,7 +88,7 @@ struct NetworkEvent {
   int64_t value = 0;
 };
 
-// Told when a subpartition has something new for its consumer.
+// Told when a subpartition (or an input channel) has something new for its reader.
 class AvailabilityListener {
  public:
   virtual ~AvailabilityListener() = default;
@@ -96,6 +99,9 @@ class AvailabilityListener {
 class Subpartition {
  public:
   explicit Subpartition(LocalBufferPool* pool) : pool_(pool) {}
+  // Sets who is told about new data (null: nobody). Notifies the new listener at
+  // once if anything is queued; when it returns, the old listener is no longer
+  // called, so it may be destroyed.
   void SetListener(AvailabilityListener* listener, int channel);
 
   // ---- writer side ----
@@ -107,21 +113,29 @@ class Subpartition {
   // Tells the consumer about data it has not been told about yet.
   void Flush();
 
-  // ---- reader side (one consumer thread) ----
-  enum class PollResult { kNone, kData, kEvent };
+  // ---- reader side (one reader thread at a time) ----
+  // kError is only returned by input channels that failed (see InputChannel).
+  enum class PollResult { kNone, kData, kEvent, kError };
   // Returns the next published bytes (valid until the next Poll) or event.
   PollResult Poll(std::string_view* data, NetworkEvent* event);
+  // Like Poll, but returns only bytes the writer finished or flushed (never a
+  // slice of a buffer still being filled), and no data at all unless
+  // `allow_data` (a network sender without credit still forwards events).
+  PollResult PollFlushed(std::string_view* data, NetworkEvent* event, bool allow_data);
 
  private:
   struct Entry {
     NetworkBuffer* buffer = nullptr;  // null for events
     NetworkEvent event;
   };
+  PollResult PollImpl(std::string_view* data, NetworkEvent* event, bool allow_data, bool flushed_only);
   void Notify();
 
   LocalBufferPool* pool_;
-  AvailabilityListener* listener_ = nullptr;
-  int channel_ = 0;
+  // Held while the listener is called, so that SetListener() can detach it safely.
+  std::mutex listener_mu_;
+  AvailabilityListener* listener_ ABSL_GUARDED_BY(listener_mu_) = nullptr;
+  int channel_ ABSL_GUARDED_BY(listener_mu_) = 0;
   std::mutex mu_;
   std::deque<Entry> queue_ ABSL_GUARDED_BY(mu_);
   uint32_t read_pos_ ABSL_GUARDED_BY(mu_) = 0;       // in the front buffer
@@ -157,6 +171,9 @@ class RecordWriter final : public internal::RecordWriterBase {
   // Sends end-of-partition on every subpartition.
   void Finish();
   void Flush() { partition_->FlushAll(); }
+  // Records and bytes written so far (any thread may read them).
+  int64_t records_written() const { return records_.load(std::memory_order_relaxed); }
+  int64_t bytes_written() const { return bytes_.load(std::memory_order_relaxed); }
 
  private:
   void Append(int channel, const char* data, size_t size);
@@ -165,17 +182,62 @@ class RecordWriter final : public internal::RecordWriterBase {
   ResultPartition* partition_;
   bool flush_always_;
   std::vector<NetworkBuffer*> current_;
+  // Single writer: plain load + store, no read-modify-write on the hot path.
+  std::atomic<int64_t> records_{0};
+  std::atomic<int64_t> bytes_{0};
+};
+
+// How a task reads one producer subpartition: in memory (LocalInputChannel) or
+// over TCP from another TaskManager (RemoteInputChannel, data_transport.h).
+// Used by one task thread; the listener is called from any thread.
+//
+// Failure is a value: a channel that can no longer deliver (its connection was
+// lost, the producer's partition is unknown) returns PollResult::kError once
+// everything it received before the failure has been polled, and failure()
+// says why. The task turns that into a task failure with the message.
+class InputChannel {
+ public:
+  virtual ~InputChannel();
+  // Returns the next bytes (valid until the next Poll), an event, kNone when
+  // nothing is there yet, or kError when the channel failed.
+  virtual Subpartition::PollResult Poll(std::string_view* data, NetworkEvent* event) = 0;
+  // Sets who is told that Poll may return something; notifies at once if it
+  // already would. After the channel is destroyed the listener is not called.
+  virtual void SetListener(AvailabilityListener* listener, int channel) = 0;
+  // OK, or why Poll returned kError.
+  virtual absl::Status failure() const = 0;
+};
+
+// A channel to a subpartition in the same process. The subpartition must
+// outlive the channel (destroy consumer gates before producer partitions); the
+// producer may keep writing after the channel is gone.
+class LocalInputChannel final : public InputChannel {
+ public:
+  explicit LocalInputChannel(Subpartition* subpartition) : subpartition_(subpartition) {}
+  ~LocalInputChannel() override;  // detaches the listener
+  Subpartition::PollResult Poll(std::string_view* data, NetworkEvent* event) override {
+    return subpartition_->Poll(data, event);
+  }
+  void SetListener(AvailabilityListener* listener, int channel) override {
+    subpartition_->SetListener(listener, channel);
+  }
+  absl::Status failure() const override { return absl::OkStatus(); }
+
+ private:
+  Subpartition* subpartition_;  // owned by its ResultPartition, which outlives this
 };
 
 // The inputs of one consumer subtask: a channel per producer subpartition it
-// reads. The task waits on the gate; subpartitions wake it.
+// reads. The task waits on the gate; channels wake it.
 class InputGate final : public AvailabilityListener {
  public:
   struct ChannelSpec {
-    Subpartition* subpartition;
-    int input_index;  // logical input of the head operator (0 or 1)
+    std::unique_ptr<InputChannel> channel;  // owned by the gate
+    int input_index = 0;                    // logical input of the head operator (0 or 1)
   };
   explicit InputGate(std::vector<ChannelSpec> channels);
+  // Destroys the channels first, so none calls back into a half-destroyed gate.
+  ~InputGate() override;
   void NotifyDataAvailable(int channel) override;
   int num_channels() const { return static_cast<int>(channels_.size()); }
   const ChannelSpec& channel(int i) const { return channels_[static_cast<size_t>(i)]; }

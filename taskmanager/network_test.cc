@@ -152,6 +152,13 @@ std::unique_ptr<ResultPartition> MakePartition(NetworkBufferPool& global, int bu
       subpartitions, std::make_unique<LocalBufferPool>(&global, std::move(reserved)));
 }
 
+// Gate channels (input 0) reading `subpartitions` in this process.
+std::vector<InputGate::ChannelSpec> LocalChannels(std::initializer_list<Subpartition*> subpartitions) {
+  std::vector<InputGate::ChannelSpec> channels;
+  for (Subpartition* s : subpartitions) channels.push_back({std::make_unique<LocalInputChannel>(s), 0});
+  return channels;
+}
+
 // What a consumer saw on one channel: records, and "#W<n>" for watermark n.
 using ChannelLog = std::vector<std::string>;
 
@@ -167,12 +174,16 @@ std::vector<ChannelLog> ReadAll(InputGate& gate) {
   while (live > 0) {
     const int c = gate.WaitForChannel([] {});
     if (c < 0) break;
-    Subpartition* sub = gate.channel(c).subpartition;
+    InputChannel* channel = gate.channel(c).channel.get();
     while (true) {
       std::string_view data;
       NetworkEvent event;
-      const Subpartition::PollResult r = sub->Poll(&data, &event);
+      const Subpartition::PollResult r = channel->Poll(&data, &event);
       if (r == Subpartition::PollResult::kNone) break;
+      if (r == Subpartition::PollResult::kError) {
+        ADD_FAILURE() << "local channel " << c << " failed: " << channel->failure();
+        return logs;
+      }
       if (r == Subpartition::PollResult::kData) {
         framers[static_cast<size_t>(c)].Feed(data, [&](std::string_view rec) {
           logs[static_cast<size_t>(c)].emplace_back(rec);
@@ -193,7 +204,9 @@ std::vector<ChannelLog> ReadAll(InputGate& gate) {
 TEST(NetworkTest, RoundTripOfLargeRecordsThroughThreeBuffers) {
   NetworkBufferPool global(3, kSegment);
   auto partition = MakePartition(global, 3, 2);
-  InputGate gate({{&partition->subpartition(0), 0}, {&partition->subpartition(1), 0}});
+  // (A unique_ptr: local channels must not outlive the partition they read.)
+  auto gate = std::make_unique<InputGate>(
+      LocalChannels({&partition->subpartition(0), &partition->subpartition(1)}));
 
   // Records up to ~10 segments long, routed to random channels, with
   // watermarks in between; each channel must see its own sequence exactly.
@@ -216,7 +229,7 @@ TEST(NetworkTest, RoundTripOfLargeRecordsThroughThreeBuffers) {
     expected[static_cast<size_t>(channel)].push_back(items.back().record);
   }
 
-  auto reader = std::async(std::launch::async, [&] { return ReadAll(gate); });
+  auto reader = std::async(std::launch::async, [&] { return ReadAll(*gate); });
   std::thread writer_thread([&] {
     RecordWriter writer(partition.get(), /*flush_always=*/false);
     try {
@@ -233,7 +246,7 @@ TEST(NetworkTest, RoundTripOfLargeRecordsThroughThreeBuffers) {
   });
   if (reader.wait_for(60s) != std::future_status::ready) {
     partition->Cancel();
-    gate.Cancel();
+    gate->Cancel();
     writer_thread.join();
     FAIL() << "the reader did not finish: records lost or a deadlock";
   }
@@ -245,6 +258,7 @@ TEST(NetworkTest, RoundTripOfLargeRecordsThroughThreeBuffers) {
     ExpectSameRecords(logs[static_cast<size_t>(c)], expected[static_cast<size_t>(c)]);
   }
   EXPECT_EQ(global.available(), 0);  // still owned by the partition
+  gate.reset();
   partition.reset();
   EXPECT_EQ(global.available(), 3);
 }
@@ -260,7 +274,7 @@ int WaitForChannelOrGiveUp(InputGate& gate, std::atomic<bool>* idle_called) {
 TEST(NetworkTest, FlushMakesAPartlyFilledBufferReadable) {
   NetworkBufferPool global(2, kSegment);
   auto partition = MakePartition(global, 2, 1);
-  InputGate gate({{&partition->subpartition(0), 0}});
+  InputGate gate(LocalChannels({&partition->subpartition(0)}));
   RecordWriter writer(partition.get(), /*flush_always=*/false);
   writer.Emit(0, "hello");
   writer.Flush();
@@ -303,7 +317,7 @@ TEST(NetworkTest, WriterBlocksWhenThePoolIsExhaustedAndResumesWhenDrained) {
   constexpr int kRecords = 600;         // ~600 KB, far more than 4 buffers
   NetworkBufferPool global(kBuffers, kSegment);
   auto partition = MakePartition(global, kBuffers, 1);
-  InputGate gate({{&partition->subpartition(0), 0}});
+  InputGate gate(LocalChannels({&partition->subpartition(0)}));
   std::vector<std::string> records;
   for (int i = 0; i < kRecords; ++i) records.push_back(MakeRecord(static_cast<uint64_t>(i), kRecordSize));
 
@@ -356,8 +370,8 @@ TEST(NetworkTest, SlowConsumerOfOnePartitionDoesNotBlockAnother) {
   NetworkBufferPool global(8, kSegment);
   auto slow = MakePartition(global, 4, 1);
   auto fast = MakePartition(global, 4, 1);
-  InputGate slow_gate({{&slow->subpartition(0), 0}});
-  InputGate fast_gate({{&fast->subpartition(0), 0}});
+  InputGate slow_gate(LocalChannels({&slow->subpartition(0)}));
+  InputGate fast_gate(LocalChannels({&fast->subpartition(0)}));
   std::vector<std::string> records;
   for (int i = 0; i < 400; ++i) records.push_back(MakeRecord(static_cast<uint64_t>(i), 5000));  // ~2 MB
 

@@ -216,8 +216,23 @@ void Task::BuildChain() {
       deserializers_[static_cast<size_t>(input)] = std::move(deserializer);
     }
   }
+  chain_built_.store(true, std::memory_order_release);
   std::lock_guard<std::mutex> lock(cancel_mu_);
   head_ = chain_.front()->op.get();
+}
+
+int64_t Task::records_out() const {
+  if (!chain_built_.load(std::memory_order_acquire)) return 0;
+  int64_t n = 0;
+  for (const auto& w : writers_) n += w->records_written();
+  return n;
+}
+
+int64_t Task::bytes_out() const {
+  if (!chain_built_.load(std::memory_order_acquire)) return 0;
+  int64_t n = 0;
+  for (const auto& w : writers_) n += w->bytes_written();
+  return n;
 }
 
 void Task::OnIdle() {
@@ -241,7 +256,7 @@ void Task::ProcessInput() {
     int c = gate_->WaitForChannel([this] { OnIdle(); });
     if (c < 0) throw TaskCancelled{};
     const int input = gate_->channel(c).input_index;
-    Subpartition* sub = gate_->channel(c).subpartition;
+    InputChannel* channel = gate_->channel(c).channel.get();
     internal::RecordDeserializerBase* deserializer = deserializers_[static_cast<size_t>(input)].get();
     for (int round = 0;; ++round) {
       if (round == 16) {  // let other channels have a turn
@@ -250,10 +265,18 @@ void Task::ProcessInput() {
       }
       std::string_view data;
       NetworkEvent event;
-      Subpartition::PollResult r = sub->Poll(&data, &event);
+      Subpartition::PollResult r = channel->Poll(&data, &event);
       if (r == Subpartition::PollResult::kNone) break;
+      if (r == Subpartition::PollResult::kError) {
+        // The channel's message names the producer (e.g. a lost TaskManager connection).
+        throw std::runtime_error(std::string(channel->failure().message()));
+      }
       if (r == Subpartition::PollResult::kData) {
+        bytes_in_.store(bytes_in_.load(std::memory_order_relaxed) + static_cast<int64_t>(data.size()),
+                         std::memory_order_relaxed);
         framers[static_cast<size_t>(c)].Feed(data, [&](std::string_view record) {
+          records_in_.store(records_in_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+          if (cancelled_.load(std::memory_order_relaxed)) throw TaskCancelled{};
           if (!deserializer->Process(record, &error)) throw std::runtime_error(error);
           return true;
         });

@@ -58,6 +58,11 @@ class Task {
   void FlushOutputs();
 
   const TaskInfo& info() const { return info_; }
+  // Records and bytes received from and sent to the network (any thread).
+  int64_t records_in() const { return records_in_.load(std::memory_order_relaxed); }
+  int64_t bytes_in() const { return bytes_in_.load(std::memory_order_relaxed); }
+  int64_t records_out() const;
+  int64_t bytes_out() const;
   ExecutionState state() const { return state_.load(); }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
 
@@ -87,6 +92,9 @@ class Task {
   std::mutex cancel_mu_;  // guards the head pointer that Cancel() calls into
   internal::StreamOperatorBase* head_ = nullptr;
   std::atomic<bool> cancelled_{false};
+  std::atomic<int64_t> records_in_{0};  // written by the task thread only
+  std::atomic<int64_t> bytes_in_{0};
+  std::atomic<bool> chain_built_{false};  // writers_ may be read from other threads
   std::atomic<ExecutionState> state_{ExecutionState::kCreated};
   std::thread thread_;
 };
