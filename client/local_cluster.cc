@@ -115,6 +115,7 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
       info.parallelism = vertex.parallelism();
       info.max_parallelism = vertex.max_parallelism();
       info.buffer_timeout_ms = job.buffer_timeout_ms();
+      info.config = std::map<std::string, std::string>(job.config().begin(), job.config().end());
       auto gate = channels.empty() ? nullptr : std::make_unique<runtime::InputGate>(std::move(channels));
       tasks.push_back(std::make_unique<runtime::Task>(std::move(info), vertex, graph, std::move(gate),
                                                       std::move(input_edges), std::move(outputs),

@@ -280,6 +280,10 @@ void RecordWriter::BroadcastWatermark(int64_t watermark) {
   BroadcastEvent({NetworkEvent::kWatermark, watermark});
 }
 
+void RecordWriter::BroadcastWatermarkStatus(bool idle) {
+  BroadcastEvent({NetworkEvent::kWatermarkStatus, idle ? 1 : 0});
+}
+
 void RecordWriter::Finish() { BroadcastEvent({NetworkEvent::kEndOfPartition, 0}); }
 
 // ---- InputGate ----

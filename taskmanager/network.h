@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -83,7 +84,7 @@ class LocalBufferPool {
 
 // In-band events travel in order with the data.
 struct NetworkEvent {
-  enum Kind : uint8_t { kEndOfPartition, kWatermark };
+  enum Kind : uint8_t { kEndOfPartition, kWatermark, kWatermarkStatus /* value 1: idle, 0: active */ };
   Kind kind = kEndOfPartition;
   int64_t value = 0;
 };
@@ -168,6 +169,7 @@ class RecordWriter final : public internal::RecordWriterBase {
   void Emit(int channel, std::string_view record) override;
   void Broadcast(std::string_view record) override;
   void BroadcastWatermark(int64_t watermark) override;
+  void BroadcastWatermarkStatus(bool idle) override;
   // Sends end-of-partition on every subpartition.
   void Finish();
   void Flush() { partition_->FlushAll(); }
@@ -244,7 +246,13 @@ class InputGate final : public AvailabilityListener {
   // A channel that may have data: returns immediately if one is queued;
   // otherwise calls `on_idle` once and blocks. -1 after Cancel().
   template <class F>
-  int WaitForChannel(F&& on_idle);
+  int WaitForChannel(F&& on_idle) {
+    return WaitForChannelUntil(std::chrono::steady_clock::time_point::max(), on_idle);
+  }
+  // The same, but gives up at `deadline` and returns kTimedOut.
+  static constexpr int kTimedOut = -2;
+  template <class F>
+  int WaitForChannelUntil(std::chrono::steady_clock::time_point deadline, F&& on_idle);
   // Puts a channel back in the queue (it still had data).
   void Requeue(int channel) { NotifyDataAvailable(channel); }
   void Cancel();
@@ -260,7 +268,7 @@ class InputGate final : public AvailabilityListener {
 };
 
 template <class F>
-int InputGate::WaitForChannel(F&& on_idle) {
+int InputGate::WaitForChannelUntil(std::chrono::steady_clock::time_point deadline, F&& on_idle) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (cancelled_) return -1;
@@ -268,7 +276,12 @@ int InputGate::WaitForChannel(F&& on_idle) {
   }
   on_idle();
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return cancelled_ || !available_.empty(); });
+  auto ready = [&] { return cancelled_ || !available_.empty(); };
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    cv_.wait(lock, ready);
+  } else if (!cv_.wait_until(lock, deadline, ready)) {
+    return kTimedOut;
+  }
   if (cancelled_) return -1;
   return PopLocked();
 }

@@ -1,6 +1,9 @@
 // Task: one subtask's operator chain on its own thread (see task.h).
 #include "taskmanager/task.h"
 
+#include <algorithm>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <stdexcept>
 
@@ -11,6 +14,13 @@
 #include "spdlog/spdlog.h"
 
 namespace eddy::runtime {
+namespace {
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 const char* ExecutionStateName(ExecutionState state) {
   switch (state) {
@@ -36,7 +46,16 @@ class Task::Context final : public internal::OperatorContext, public RuntimeCont
   internal::KeyedStateBackend* keyed_state_backend() override { return backend_.get(); }
   bool IsRunning() const override { return !task_->cancelled(); }
   // Also lets chained sinks write what they batch (print, files).
-  void FlushOutputs() override { task_->OnIdle(); }
+  void FlushOutputs() override {
+    task_->OnIdle();
+    task_->FireDueTimers();
+  }
+  int64_t CurrentProcessingTime() override { return NowMillis(); }
+  void RegisterProcessingTimer(int64_t time, std::function<void(int64_t)> callback) override {
+    task_->RegisterTimer(time, std::move(callback));
+  }
+  void FireDueProcessingTimers() override { task_->FireDueTimers(); }
+  const std::map<std::string, std::string>& job_config() override { return task_->info_.config; }
 
   const std::string& getTaskName() const override { return task_->info_.task_name; }
   const std::string& getJobId() const override { return task_->info_.job_id; }
@@ -235,6 +254,28 @@ int64_t Task::bytes_out() const {
   return n;
 }
 
+void Task::RegisterTimer(int64_t time, std::function<void(int64_t)> callback) {
+  timers_.push_back({time, timer_sequence_++, std::move(callback)});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+}
+
+void Task::FireDueTimers() {
+  if (timers_.empty()) return;
+  const int64_t now = NowMillis();
+  while (!timers_.empty() && timers_.front().time <= now) {
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
+    Timer timer = std::move(timers_.back());
+    timers_.pop_back();
+    timer.callback(timer.time);  // may register new timers
+  }
+}
+
+std::chrono::steady_clock::time_point Task::NextTimerDeadline() {
+  if (timers_.empty()) return std::chrono::steady_clock::time_point::max();
+  int64_t wait = std::max<int64_t>(0, timers_.front().time - NowMillis());
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
+}
+
 void Task::OnIdle() {
   for (auto& c : chain_) c->op->OnIdle();
   FlushOutputs();
@@ -245,6 +286,8 @@ void Task::ProcessInput() {
   std::vector<RecordFramer> framers(static_cast<size_t>(n));
   std::vector<bool> ended(static_cast<size_t>(n), false);
   std::vector<int64_t> channel_watermark(static_cast<size_t>(n), internal::kNoTimestamp);
+  std::vector<bool> channel_idle(static_cast<size_t>(n), false);
+  bool input_idle[2] = {false, false};
   int live_per_input[2] = {0, 0};
   int64_t input_watermark[2] = {internal::kNoTimestamp, internal::kNoTimestamp};
   for (int c = 0; c < n; ++c) live_per_input[gate_->channel(c).input_index]++;
@@ -253,7 +296,9 @@ void Task::ProcessInput() {
   std::string error;
 
   while (live > 0) {
-    int c = gate_->WaitForChannel([this] { OnIdle(); });
+    FireDueTimers();
+    int c = gate_->WaitForChannelUntil(NextTimerDeadline(), [this] { OnIdle(); });
+    if (c == InputGate::kTimedOut) continue;
     if (c < 0) throw TaskCancelled{};
     const int input = gate_->channel(c).input_index;
     InputChannel* channel = gate_->channel(c).channel.get();
@@ -285,6 +330,9 @@ void Task::ProcessInput() {
       if (event.kind == NetworkEvent::kWatermark) {
         channel_watermark[static_cast<size_t>(c)] =
             std::max(channel_watermark[static_cast<size_t>(c)], event.value);
+        channel_idle[static_cast<size_t>(c)] = false;
+      } else if (event.kind == NetworkEvent::kWatermarkStatus) {
+        channel_idle[static_cast<size_t>(c)] = event.value != 0;
       } else {  // end of partition
         if (framers[static_cast<size_t>(c)].HasPartialRecord()) {
           throw std::runtime_error("channel ended inside a record");
@@ -293,13 +341,21 @@ void Task::ProcessInput() {
         --live;
         if (--live_per_input[input] == 0) head->EndInput(input);
       }
-      // The input's watermark is the minimum over its channels still open.
+      // The input's watermark is the minimum over its open, active channels;
+      // it is idle when every open channel is.
       int64_t wm = internal::kMaxWatermark;
-      bool any = false;
+      bool any = false, all_idle = true;
       for (int k = 0; k < n; ++k) {
         if (gate_->channel(k).input_index != input || ended[static_cast<size_t>(k)]) continue;
+        if (channel_idle[static_cast<size_t>(k)]) continue;
+        all_idle = false;
         wm = std::min(wm, channel_watermark[static_cast<size_t>(k)]);
         any = true;
+      }
+      bool idle = all_idle && live_per_input[input] > 0;
+      if (idle != input_idle[input]) {
+        input_idle[input] = idle;
+        deserializer->target()->ProcessWatermarkStatus(idle);
       }
       if (any && wm > input_watermark[input]) {
         input_watermark[input] = wm;

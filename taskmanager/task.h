@@ -5,7 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +32,7 @@ struct TaskInfo {
   int max_parallelism = 128;
   int attempt = 0;
   int64_t buffer_timeout_ms = 100;
+  std::map<std::string, std::string> config;  // the job's configuration
 
   // "name (2/4)", as logs and errors show a subtask.
   std::string DisplayName() const;
@@ -72,6 +76,10 @@ class Task {
 
   void Run();
   void BuildChain();
+  // Processing-time callbacks, run on the task thread.
+  void RegisterTimer(int64_t time, std::function<void(int64_t)> callback);
+  void FireDueTimers();
+  std::chrono::steady_clock::time_point NextTimerDeadline();
   void ProcessInput();
   void OnIdle();
   void Transition(ExecutionState state, const std::string& error);
@@ -95,6 +103,17 @@ class Task {
   std::atomic<int64_t> records_in_{0};  // written by the task thread only
   std::atomic<int64_t> bytes_in_{0};
   std::atomic<bool> chain_built_{false};  // writers_ may be read from other threads
+
+  struct Timer {
+    int64_t time;
+    uint64_t sequence;  // registration order among equal times
+    std::function<void(int64_t)> callback;
+    bool operator>(const Timer& o) const {
+      return time != o.time ? time > o.time : sequence > o.sequence;
+    }
+  };
+  std::vector<Timer> timers_;  // a min-heap; touched by the task thread only
+  uint64_t timer_sequence_ = 0;
   std::atomic<ExecutionState> state_{ExecutionState::kCreated};
   std::thread thread_;
 };

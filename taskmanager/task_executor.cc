@@ -348,6 +348,7 @@ void TaskExecutor::Deploy(proto::TaskDeploymentDescriptor tdd) {
   info.max_parallelism = vertex->max_parallelism();
   info.attempt = tdd.attempt_number();
   info.buffer_timeout_ms = job.buffer_timeout_ms();
+  info.config = std::map<std::string, std::string>(job.config().begin(), job.config().end());
   auto gate = channels.empty() ? nullptr : std::make_unique<InputGate>(std::move(channels));
   deployed->task = std::make_unique<Task>(
       info, *vertex, *graph, std::move(gate), std::move(input_edges), std::move(outputs),

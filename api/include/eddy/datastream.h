@@ -18,6 +18,7 @@
 #include "eddy/internal/type_handle.h"
 #include "eddy/sinks.h"
 #include "eddy/sources.h"
+#include "eddy/watermarks.h"
 
 namespace eddy {
 
@@ -211,6 +212,13 @@ class DataStream {
                   "process<OUT>(...)");
     return OneInput<O>("Process",
                        [f] { return std::make_unique<internal::ProcessOperator<T, O, F>>(f); });
+  }
+
+  // Gives records event-time timestamps and emits watermarks as `strategy` says.
+  SingleOutputStreamOperator<T> assignTimestampsAndWatermarks(WatermarkStrategy<T> strategy) {
+    return OneInput<T>("Timestamps/Watermarks", [strategy] {
+      return std::make_unique<internal::TimestampsAndWatermarksOperator<T>>(strategy);
+    });
   }
 
   // keyBy(f): partitions by the key f returns (by key group); a KeySelector<T, K>
@@ -444,13 +452,29 @@ class KeyedStream : public DataStream<T> {
                   "filter() expects a FilterFunction<T> or a callable bool(const T&)");
     return Keyed<T>("Filter", internal::FilterOperator<T, F>(f));
   }
+  // process(KeyedProcessFunction<K, T, OUT>): per-key state and timers; a
+  // ProcessFunction or callable works too (with keyed state, without timers).
   template <class OUT = void, class F>
   auto process(F f) {
-    using O = typename internal::FunctionOutput<OUT, F, 2>::type;
-    static_assert(!std::is_void_v<O>,
-                  "process() expects a ProcessFunction<T, OUT> or a callable "
-                  "void(const T&, Context&, Collector<OUT>&)");
-    return Keyed<O>("Process", internal::ProcessOperator<T, O, F>(f));
+    if constexpr (requires { typename F::KeyType; } &&
+                  std::is_base_of_v<KeyedProcessFunction<typename F::KeyType, T, typename F::OutputType>, F>) {
+      static_assert(std::is_same_v<typename F::KeyType, KeyType>,
+                    "the KeyedProcessFunction's key type must be the keyBy() key type");
+      using O = typename F::OutputType;
+      auto key_fn = key_fn_;
+      return this->template OneInput<O>(
+          "KeyedProcess",
+          [key_fn, f] {
+            return std::make_unique<internal::KeyedProcessOperator<KeyType, T, O, KeyFn, F>>(key_fn, f);
+          },
+          /*keyed=*/true);
+    } else {
+      using O = typename internal::FunctionOutput<OUT, F, 2>::type;
+      static_assert(!std::is_void_v<O>,
+                    "process() expects a KeyedProcessFunction<K, T, OUT>, a ProcessFunction<T, OUT> or a "
+                    "callable void(const T&, Context&, Collector<OUT>&)");
+      return Keyed<O>("Process", internal::ProcessOperator<T, O, F>(f));
+    }
   }
 
  private:

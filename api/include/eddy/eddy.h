@@ -11,3 +11,4 @@
 #include "eddy/sinks.h"
 #include "eddy/sources.h"
 #include "eddy/state.h"
+#include "eddy/watermarks.h"

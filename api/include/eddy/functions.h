@@ -169,6 +169,56 @@ class ProcessFunction : public RichFunction {
   virtual void processElement(const IN& value, Context& ctx, Collector<OUT>& out) = 0;
 };
 
+// Which clock a timer belongs to.
+enum class TimeDomain { EVENT_TIME, PROCESSING_TIME };
+
+// Timers and clocks of a keyed function, scoped to the current key.
+class TimerService {
+ public:
+  virtual ~TimerService() = default;
+  virtual int64_t currentProcessingTime() = 0;
+  virtual int64_t currentWatermark() = 0;
+  // onTimer is called once the watermark (event time) or the wall clock
+  // (processing time) reaches `time`; one timer per key and time.
+  virtual void registerEventTimeTimer(int64_t time) = 0;
+  virtual void registerProcessingTimeTimer(int64_t time) = 0;
+  virtual void deleteEventTimeTimer(int64_t time) = 0;
+  virtual void deleteProcessingTimeTimer(int64_t time) = 0;
+};
+
+// A function on a keyed stream with per-key state and timers.
+template <class K, class IN, class OUT>
+class KeyedProcessFunction : public RichFunction {
+ public:
+  using KeyType = K;
+  using InputType = IN;
+  using OutputType = OUT;
+  class Context {
+   public:
+    virtual ~Context() = default;
+    // The element's timestamp (or the timer's, in onTimer), if any.
+    virtual std::optional<int64_t> timestamp() const = 0;
+    virtual TimerService& timerService() = 0;
+    virtual const K& getCurrentKey() const = 0;
+    template <class X>
+    void output(const OutputTag<X>& tag, const X& value) {
+      if (internal::OutputBase* o = SideOutput(tag.getId())) {
+        static_cast<internal::Output<X>*>(o)->Collect(value, RawTimestamp());
+      }
+    }
+
+   protected:
+    virtual internal::OutputBase* SideOutput(const std::string& tag) = 0;
+    virtual int64_t RawTimestamp() const = 0;
+  };
+  class OnTimerContext : public Context {
+   public:
+    virtual TimeDomain timeDomain() const = 0;
+  };
+  virtual void processElement(const IN& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual void onTimer(int64_t timestamp, OnTimerContext& ctx, Collector<OUT>& out) {}
+};
+
 // A source produces records from its own loop until exhausted or cancelled.
 //
 // Eddy uses the run/cancel model rather than split enumeration: a source owns the

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "eddy/functions.h"
+#include "eddy/internal/timers.h"
 #include "eddy/internal/runtime_interfaces.h"
 #include "eddy/key_group.h"
 #include "eddy/key_hash.h"
@@ -125,6 +126,8 @@ class SourceOperator final : public OneOutputOperator<T> {
   void Run(OperatorContext& ctx) override {
     Context context(this->out_, &ctx);
     source_.run(context);
+    // A bounded source that ran out ends event time: every window may fire.
+    if (ctx.IsRunning()) this->out_->EmitWatermark(kMaxWatermark);
   }
   void Cancel() override { source_.cancel(); }
   void Close() override { CloseFunction(source_); }
@@ -133,16 +136,25 @@ class SourceOperator final : public OneOutputOperator<T> {
   class Context final : public SourceFunction<T>::SourceContext {
    public:
     Context(Output<T>* out, OperatorContext* ctx) : out_(out), ctx_(ctx) {}
-    void collect(const T& value) override { out_->Collect(value, kNoTimestamp); }
+    void collect(const T& value) override {
+      out_->Collect(value, kNoTimestamp);
+      Tick();
+    }
     void collectWithTimestamp(const T& value, int64_t timestamp) override {
       out_->Collect(value, timestamp);
+      Tick();
     }
     void flush() override { ctx_->FlushOutputs(); }
     bool isRunning() const override { return ctx_->IsRunning(); }
 
    private:
+    // Processing-time callbacks (e.g. periodic watermarks) run between records.
+    void Tick() {
+      if (++emitted_ % 128 == 0) ctx_->FireDueProcessingTimers();
+    }
     Output<T>* out_;
     OperatorContext* ctx_;
+    uint64_t emitted_ = 0;
   };
   S source_;
 };
@@ -255,6 +267,7 @@ class KeyContext {
  public:
   explicit KeyContext(KeyFn key_fn) : key_fn_(std::move(key_fn)) {}
   void Bind(KeyedStateBackend* backend) { backend_ = backend; }
+  KeyFn& key_fn() { return key_fn_; }
   void SetCurrentKey(const T& value) {
     decltype(auto) key = CallKey(key_fn_, value);
     scratch_.clear();
@@ -328,6 +341,82 @@ class KeyedOperator final : public StreamOperatorBase, public Input<T> {
   Inner inner_;
 };
 
+// A KeyedProcessFunction: elements and timers of the current key, with state.
+template <class K, class IN, class OUT, class KeyFn, class F>
+class KeyedProcessOperator final : public OneInputOperator<IN, OUT> {
+ public:
+  KeyedProcessOperator(KeyFn key_fn, F f) : key_(std::move(key_fn)), f_(std::move(f)) {}
+  void SetSideOutput(const std::string& tag, OutputBase* output) override { side_outputs_.Set(tag, output); }
+  void Open(OperatorContext& ctx) override {
+    backend_ = ctx.keyed_state_backend();
+    key_.Bind(backend_);
+    timers_ = std::make_unique<InternalTimerService>(
+        backend_, &ctx, [this](const InternalTimer& timer, TimeDomainKind domain) { OnTimer(timer, domain); });
+    OpenFunction(f_, ctx);
+  }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement(const IN& value, int64_t timestamp) override {
+    key_.SetCurrentKey(value);
+    context_.key_ = internal::CallKey(key_.key_fn(), value);
+    context_.timestamp_ = timestamp;
+    collector_.Reset(this->out_, timestamp);
+    f_.processElement(value, context_, collector_);
+  }
+  void ProcessWatermark(int64_t watermark) override {
+    timers_->AdvanceWatermark(watermark);
+    this->out_->EmitWatermark(watermark);
+  }
+
+ private:
+  void OnTimer(const InternalTimer& timer, TimeDomainKind domain) {
+    DataInput in(timer.key);
+    TypeSerializer<K>::Deserialize(in, context_.key_);
+    context_.timestamp_ = timer.timestamp;
+    context_.domain_ = domain == TimeDomainKind::kEventTime ? TimeDomain::EVENT_TIME : TimeDomain::PROCESSING_TIME;
+    // Output of event-time timers carries the timer's time; processing-time none.
+    int64_t ts = domain == TimeDomainKind::kEventTime ? timer.timestamp : kNoTimestamp;
+    collector_.Reset(this->out_, ts);
+    f_.onTimer(timer.timestamp, context_, collector_);
+  }
+
+  class Context final : public KeyedProcessFunction<K, IN, OUT>::OnTimerContext, public TimerService {
+   public:
+    explicit Context(KeyedProcessOperator* op) : op_(op) {}
+    std::optional<int64_t> timestamp() const override {
+      if (timestamp_ == kNoTimestamp) return std::nullopt;
+      return timestamp_;
+    }
+    TimerService& timerService() override { return *this; }
+    const K& getCurrentKey() const override { return key_; }
+    TimeDomain timeDomain() const override { return domain_; }
+    int64_t currentProcessingTime() override { return op_->timers_->current_processing_time(); }
+    int64_t currentWatermark() override { return op_->timers_->current_watermark(); }
+    void registerEventTimeTimer(int64_t time) override { op_->timers_->RegisterEventTimeTimer(time); }
+    void registerProcessingTimeTimer(int64_t time) override { op_->timers_->RegisterProcessingTimeTimer(time); }
+    void deleteEventTimeTimer(int64_t time) override { op_->timers_->DeleteEventTimeTimer(time); }
+    void deleteProcessingTimeTimer(int64_t time) override { op_->timers_->DeleteProcessingTimeTimer(time); }
+
+    K key_{};
+    int64_t timestamp_ = kNoTimestamp;
+    TimeDomain domain_ = TimeDomain::EVENT_TIME;
+
+   protected:
+    OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
+    int64_t RawTimestamp() const override { return timestamp_; }
+
+   private:
+    KeyedProcessOperator* op_;
+  };
+
+  KeyContext<IN, KeyFn> key_;
+  F f_;
+  KeyedStateBackend* backend_ = nullptr;
+  std::unique_ptr<InternalTimerService> timers_;
+  SideOutputTable side_outputs_;
+  TimestampedCollector<OUT> collector_;
+  Context context_{this};
+};
+
 // ---- Two inputs ----
 
 template <class IN1, class IN2, class OUT>
@@ -342,11 +431,24 @@ class TwoInputOperator : public OneOutputOperator<OUT> {
   virtual void ProcessElement2(const IN2& value, int64_t timestamp) = 0;
 
  private:
-  // The operator's watermark is the minimum of its inputs'.
+  // The operator's watermark is the minimum of its active inputs'.
   void OnWatermark(int input, int64_t watermark) {
     watermarks_[input] = watermark;
-    int64_t combined = std::min(watermarks_[0], watermarks_[1]);
-    if (combined > emitted_) {
+    Combine();
+  }
+  void OnWatermarkStatus(int input, bool idle) {
+    idle_[input] = idle;
+    Combine();
+  }
+  void Combine() {
+    int64_t combined = kMaxWatermark;
+    bool any = false;
+    for (int i = 0; i < 2; ++i) {
+      if (idle_[i]) continue;
+      combined = std::min(combined, watermarks_[i]);
+      any = true;
+    }
+    if (any && combined > emitted_) {
       emitted_ = combined;
       this->out_->EmitWatermark(combined);
     }
@@ -363,6 +465,7 @@ class TwoInputOperator : public OneOutputOperator<OUT> {
       }
     }
     void ProcessWatermark(int64_t watermark) override { op_->OnWatermark(kIndex, watermark); }
+    void ProcessWatermarkStatus(bool idle) override { op_->OnWatermarkStatus(kIndex, idle); }
 
    private:
     TwoInputOperator* op_;
@@ -370,6 +473,7 @@ class TwoInputOperator : public OneOutputOperator<OUT> {
   Side<IN1, 0> first_{this};
   Side<IN2, 1> second_{this};
   int64_t watermarks_[2] = {kNoTimestamp, kNoTimestamp};
+  bool idle_[2] = {false, false};
   int64_t emitted_ = kNoTimestamp;
 };
 

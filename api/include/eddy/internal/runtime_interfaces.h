@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <limits>
 #include <memory>
 #include <string>
@@ -28,6 +30,8 @@ class OutputBase {
  public:
   virtual ~OutputBase() = default;
   virtual void EmitWatermark(int64_t watermark) = 0;
+  // An idle output holds back no watermark downstream until it is active again.
+  virtual void EmitWatermarkStatus(bool idle) {}
 };
 
 template <class T>
@@ -43,6 +47,8 @@ class InputBase {
  public:
   virtual ~InputBase() = default;
   virtual void ProcessWatermark(int64_t watermark) = 0;
+  // The whole input became idle (all its channels) or active again.
+  virtual void ProcessWatermarkStatus(bool idle) {}
 };
 
 template <class T>
@@ -65,8 +71,18 @@ class OperatorContext {
   // True until the task is cancelled; sources poll it.
   virtual bool IsRunning() const = 0;
   // Makes everything emitted so far visible downstream (sources call it before
-  // they block, so buffered records do not wait for more input).
+  // they block, so buffered records do not wait for more input); also runs
+  // processing-time callbacks that are due.
   virtual void FlushOutputs() = 0;
+
+  // ---- Processing time: callbacks run on the task's own thread. ----
+  virtual int64_t CurrentProcessingTime() = 0;
+  // Calls `callback(time)` on the task thread once the wall clock reaches `time`.
+  virtual void RegisterProcessingTimer(int64_t time, std::function<void(int64_t)> callback) = 0;
+  // Runs the callbacks that are due (sources call it between records).
+  virtual void FireDueProcessingTimers() = 0;
+  // The configuration the job runs with.
+  virtual const std::map<std::string, std::string>& job_config() = 0;
 };
 
 // The runtime's lifecycle for every operator in a chain:
@@ -114,6 +130,7 @@ class RecordWriterBase {
   virtual void Emit(int channel, std::string_view record) = 0;
   virtual void Broadcast(std::string_view record) = 0;
   virtual void BroadcastWatermark(int64_t watermark) = 0;
+  virtual void BroadcastWatermarkStatus(bool idle) = 0;
 };
 
 // Feeds serialized records to a typed operator input (one per network input).

@@ -32,6 +32,9 @@ class FanOutOutput final : public Output<T> {
   void EmitWatermark(int64_t watermark) override {
     for (Output<T>* o : outputs_) o->EmitWatermark(watermark);
   }
+  void EmitWatermarkStatus(bool idle) override {
+    for (Output<T>* o : outputs_) o->EmitWatermarkStatus(idle);
+  }
 
  private:
   std::vector<Output<T>*> outputs_;
@@ -43,6 +46,7 @@ class ChainingOutput final : public Output<T> {
   explicit ChainingOutput(Input<T>* input) : input_(input) {}
   void Collect(const T& value, int64_t timestamp) override { input_->ProcessElement(value, timestamp); }
   void EmitWatermark(int64_t watermark) override { input_->ProcessWatermark(watermark); }
+  void EmitWatermarkStatus(bool idle) override { input_->ProcessWatermarkStatus(idle); }
 
  private:
   Input<T>* input_;
@@ -73,6 +77,7 @@ class NetworkOutput final : public Output<T> {
     }
   }
   void EmitWatermark(int64_t watermark) override { writer_->BroadcastWatermark(watermark); }
+  void EmitWatermarkStatus(bool idle) override { writer_->BroadcastWatermarkStatus(idle); }
 
  private:
   RecordWriterBase* writer_;

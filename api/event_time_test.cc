@@ -1,0 +1,126 @@
+// Event time and timers on the embedded cluster: watermarks from a
+// WatermarkStrategy, event-time and processing-time timers of a
+// KeyedProcessFunction, and the errors of a record without a timestamp.
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "eddy/eddy.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+using Reading = std::tuple<std::string, int64_t, double>;  // sensor, time, temperature
+using Fired = std::pair<std::string, int64_t>;
+
+std::mutex g_mu;
+std::vector<Fired> g_fired;
+
+// Registers an event-time timer 10 after each element; reports each firing.
+class TimerAfterTen : public eddy::KeyedProcessFunction<std::string, Reading, Fired> {
+ public:
+  void processElement(const Reading& r, Context& ctx, eddy::Collector<Fired>& out) override {
+    ctx.timerService().registerEventTimeTimer(std::get<1>(r) + 10);
+  }
+  void onTimer(int64_t ts, OnTimerContext& ctx, eddy::Collector<Fired>& out) override {
+    EXPECT_EQ(ctx.timeDomain(), eddy::TimeDomain::EVENT_TIME);
+    // A timer fires only once the watermark passed it.
+    EXPECT_GE(ctx.timerService().currentWatermark(), ts);
+    out.collect(Fired(ctx.getCurrentKey(), ts));
+  }
+};
+
+TEST(EventTimeTest, EventTimeTimersFireOncePerKeyAndTime) {
+  std::vector<Reading> readings;
+  std::set<Fired> expected;
+  for (int i = 0; i < 300; ++i) {
+    std::string sensor = "s" + std::to_string(i % 7);
+    int64_t t = 1000 + (i * 37) % 500;  // out of order, with repeats per key
+    readings.emplace_back(sensor, t, 20.0);
+    expected.insert({sensor, t + 10});
+  }
+  for (int p : {1, 3}) {
+    g_fired.clear();
+    eddy::StreamExecutionEnvironment env;
+    env.setParallelism(p);
+    env.fromCollection(readings)
+        .assignTimestampsAndWatermarks(
+            eddy::WatermarkStrategy<Reading>::forBoundedOutOfOrderness(std::chrono::milliseconds(100))
+                .withTimestampAssigner([](const Reading& r, int64_t) { return std::get<1>(r); }))
+        .keyBy([](const Reading& r) { return std::get<0>(r); })
+        .process(TimerAfterTen())
+        .addSink([](const Fired& f) {
+          std::lock_guard<std::mutex> lock(g_mu);
+          g_fired.push_back(f);
+        });
+    env.execute("timers");
+    std::multiset<Fired> got(g_fired.begin(), g_fired.end());
+    EXPECT_EQ(got, std::multiset<Fired>(expected.begin(), expected.end())) << "parallelism " << p;
+  }
+}
+
+// Emits a few elements, then waits so processing-time timers can fire.
+class SlowSource : public eddy::SourceFunction<Reading> {
+ public:
+  void run(SourceContext& ctx) override {
+    for (int i = 0; i < 3; ++i) ctx.collect(Reading("k" + std::to_string(i), i, 1.0));
+    for (int i = 0; i < 30 && ctx.isRunning(); ++i) {
+      ctx.flush();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+};
+
+class ProcessingTimeEcho : public eddy::KeyedProcessFunction<std::string, Reading, Fired> {
+ public:
+  void processElement(const Reading& r, Context& ctx, eddy::Collector<Fired>& out) override {
+    int64_t now = ctx.timerService().currentProcessingTime();
+    ctx.timerService().registerProcessingTimeTimer(now + 50);
+    ctx.timerService().registerProcessingTimeTimer(now + 50);  // same time: one timer
+  }
+  void onTimer(int64_t ts, OnTimerContext& ctx, eddy::Collector<Fired>& out) override {
+    EXPECT_EQ(ctx.timeDomain(), eddy::TimeDomain::PROCESSING_TIME);
+    EXPECT_GE(ctx.timerService().currentProcessingTime(), ts);
+    out.collect(Fired(ctx.getCurrentKey(), 0));
+  }
+};
+
+TEST(EventTimeTest, ProcessingTimeTimersFireOnTheTaskThread) {
+  g_fired.clear();
+  eddy::StreamExecutionEnvironment env;
+  env.setParallelism(2);
+  env.addSource(SlowSource())
+      .keyBy([](const Reading& r) { return std::get<0>(r); })
+      .process(ProcessingTimeEcho())
+      .addSink([](const Fired& f) {
+        std::lock_guard<std::mutex> lock(g_mu);
+        g_fired.push_back(f);
+      });
+  env.execute("processing time");
+  std::multiset<Fired> got(g_fired.begin(), g_fired.end());
+  EXPECT_EQ(got, (std::multiset<Fired>{{"k0", 0}, {"k1", 0}, {"k2", 0}}));
+}
+
+TEST(EventTimeTest, RecordWithoutTimestampIsAClearError) {
+  eddy::StreamExecutionEnvironment env;
+  env.fromElements(1, 2, 3)
+      .assignTimestampsAndWatermarks(eddy::WatermarkStrategy<int>::forMonotonousTimestamps())
+      .addSink([](const int&) {});
+  try {
+    env.execute("no timestamps");
+    FAIL() << "expected the job to fail";
+  } catch (const eddy::JobExecutionException& e) {
+    EXPECT_NE(std::string(e.what()).find("has no timestamp"), std::string::npos) << e.what();
+  }
+}
+
+TEST(EventTimeTest, NegativeBoundIsRejected) {
+  EXPECT_THROW(eddy::WatermarkStrategy<int>::forBoundedOutOfOrderness(std::chrono::milliseconds(-1)),
+               std::invalid_argument);
+}
+
+}  // namespace
