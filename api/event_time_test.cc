@@ -124,3 +124,79 @@ TEST(EventTimeTest, NegativeBoundIsRejected) {
 }
 
 }  // namespace
+
+namespace {
+
+using Order = std::pair<std::string, int64_t>;    // order id, time
+using Payment = std::pair<std::string, int64_t>;  // order id, time
+using Outcome = std::pair<std::string, std::string>;  // order id, "paid" / "timeout"
+
+std::vector<Outcome> g_outcomes;
+
+// Matches each order with its payment; an order unpaid 15 after it was placed
+// (in event time) times out.
+class OrderPayMatch : public eddy::KeyedCoProcessFunction<std::string, Order, Payment, Outcome> {
+ public:
+  void processElement1(const Order& o, Context& ctx, eddy::Collector<Outcome>& out) override {
+    auto& paid = getRuntimeContext().getState(eddy::ValueStateDescriptor<bool>("paid"));
+    if (paid.value().value_or(false)) {
+      out.collect({o.first, "paid"});
+      return;
+    }
+    getRuntimeContext().getState(eddy::ValueStateDescriptor<bool>("ordered")).update(true);
+    ctx.timerService().registerEventTimeTimer(o.second + 15);
+  }
+  void processElement2(const Payment& p, Context& ctx, eddy::Collector<Outcome>& out) override {
+    auto& ordered = getRuntimeContext().getState(eddy::ValueStateDescriptor<bool>("ordered"));
+    if (ordered.value().value_or(false)) {
+      ordered.clear();
+      getRuntimeContext().getState(eddy::ValueStateDescriptor<bool>("done")).update(true);
+      out.collect({p.first, "paid"});
+    } else {
+      getRuntimeContext().getState(eddy::ValueStateDescriptor<bool>("paid")).update(true);
+    }
+  }
+  void onTimer(int64_t, OnTimerContext& ctx, eddy::Collector<Outcome>& out) override {
+    auto& ordered = getRuntimeContext().getState(eddy::ValueStateDescriptor<bool>("ordered"));
+    if (ordered.value().value_or(false)) out.collect({ctx.getCurrentKey(), "timeout"});
+    ordered.clear();
+  }
+};
+
+TEST(EventTimeTest, KeyedCoProcessMatchesTwoStreamsWithTimers) {
+  std::vector<Order> orders;
+  std::vector<Payment> payments;
+  std::multiset<Outcome> expected;
+  for (int i = 0; i < 200; ++i) {
+    std::string id = "o" + std::to_string(i);
+    orders.emplace_back(id, i * 10);
+    if (i % 3 != 0) {
+      payments.emplace_back(id, i * 10 + 5);  // paid in time
+      expected.insert({id, "paid"});
+    } else {
+      expected.insert({id, "timeout"});
+    }
+  }
+  for (int p : {1, 2}) {
+    g_outcomes.clear();
+    eddy::StreamExecutionEnvironment env;
+    env.setParallelism(p);
+    auto by_time = [](const std::pair<std::string, int64_t>& e, int64_t) { return e.second; };
+    auto order_stream = env.fromCollection(orders).assignTimestampsAndWatermarks(
+        eddy::WatermarkStrategy<Order>::forMonotonousTimestamps().withTimestampAssigner(by_time));
+    auto payment_stream = env.fromCollection(payments).assignTimestampsAndWatermarks(
+        eddy::WatermarkStrategy<Payment>::forMonotonousTimestamps().withTimestampAssigner(by_time));
+    auto id = [](const std::pair<std::string, int64_t>& e) { return e.first; };
+    order_stream.keyBy(id)
+        .connect(payment_stream.keyBy(id))
+        .process(OrderPayMatch())
+        .addSink([](const Outcome& o) {
+          std::lock_guard<std::mutex> lock(g_mu);
+          g_outcomes.push_back(o);
+        });
+    env.execute("order pay match");
+    EXPECT_EQ(std::multiset<Outcome>(g_outcomes.begin(), g_outcomes.end()), expected) << "parallelism " << p;
+  }
+}
+
+}  // namespace

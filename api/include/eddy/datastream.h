@@ -26,6 +26,8 @@ template <class T, class KeyFn>
 class KeyedStream;
 template <class T1, class T2>
 class ConnectedStreams;
+template <class T1, class T2, class KeyFn1, class KeyFn2>
+class KeyedConnectedStreams;
 template <class T>
 class SingleOutputStreamOperator;
 template <class T>
@@ -386,6 +388,18 @@ class KeyedStream : public DataStream<T> {
   KeyedStream(StreamExecutionEnvironment* env, int id, KeyFn key_fn)
       : DataStream<T>(env, id), key_fn_(std::move(key_fn)) {}
 
+  const KeyFn& key_fn() const { return key_fn_; }
+
+  // Connects two keyed streams (same key type) for a KeyedCoProcessFunction.
+  template <class U, class KeyFn2>
+  KeyedConnectedStreams<T, U, KeyFn, KeyFn2> connect(const KeyedStream<U, KeyFn2>& other) {
+    static_assert(std::is_same_v<KeyType, typename KeyedStream<U, KeyFn2>::KeyType>,
+                  "connect(): both keyed streams must have the same key type");
+    return KeyedConnectedStreams<T, U, KeyFn, KeyFn2>(this->env_, this->id_, other.getId(), key_fn_,
+                                                      other.key_fn());
+  }
+  using DataStream<T>::connect;
+
   // Rolling reduce: emits the key's reduced value after every record.
   template <class F>
   SingleOutputStreamOperator<T> reduce(F f) {
@@ -513,12 +527,36 @@ class KeyedStream : public DataStream<T> {
   KeyFn key_fn_;
 };
 
-// Two streams of (possibly) different types feeding one CoMap / CoFlatMap.
+// Two streams of (possibly) different types feeding one CoMap / CoFlatMap /
+// CoProcess function.
 template <class T1, class T2>
 class ConnectedStreams {
  public:
   ConnectedStreams(StreamExecutionEnvironment* env, int first, int second)
       : env_(env), first_(first), second_(second) {}
+
+  // Partitions both inputs by key (the two keys must have the same type), for
+  // a KeyedCoProcessFunction.
+  template <class KeyFn1, class KeyFn2>
+  KeyedConnectedStreams<T1, T2, KeyFn1, KeyFn2> keyBy(KeyFn1 key1, KeyFn2 key2) {
+    auto first = DataStream<T1>(env_, first_).keyBy(key1);
+    auto second = DataStream<T2>(env_, second_).keyBy(key2);
+    static_assert(std::is_same_v<typename decltype(first)::KeyType, typename decltype(second)::KeyType>,
+                  "keyBy(key1, key2): both key selectors must return the same type");
+    return KeyedConnectedStreams<T1, T2, KeyFn1, KeyFn2>(env_, first.getId(), second.getId(), key1, key2);
+  }
+
+  // process(CoProcessFunction<T1, T2, OUT>).
+  template <class F>
+  auto process(F f) {
+    static_assert(std::is_base_of_v<CoProcessFunction<T1, T2, typename F::OutputType>, F>,
+                  "process() on connected streams expects a CoProcessFunction<T1, T2, OUT>; "
+                  "for timers, keyBy(key1, key2) first and use a KeyedCoProcessFunction");
+    using OUT = typename F::OutputType;
+    return TwoInput<OUT>("Co-Process", [f] {
+      return std::make_unique<internal::CoProcessOperator<T1, T2, OUT, F>>(f);
+    });
+  }
 
   // map(CoMapFunction<T1, T2, OUT>) or map(OUT(const T1&), OUT(const T2&)).
   template <class F>
@@ -576,6 +614,37 @@ class ConnectedStreams {
   StreamExecutionEnvironment* env_;
   int first_;
   int second_;
+};
+
+// Two connected streams partitioned by the same key type.
+template <class T1, class T2, class KeyFn1, class KeyFn2>
+class KeyedConnectedStreams {
+ public:
+  KeyedConnectedStreams(StreamExecutionEnvironment* env, int first, int second, KeyFn1 key1, KeyFn2 key2)
+      : env_(env), first_(first), second_(second), key1_(std::move(key1)), key2_(std::move(key2)) {}
+
+  // process(KeyedCoProcessFunction<K, T1, T2, OUT>).
+  template <class F>
+  auto process(F f) {
+    using K = typename F::KeyType;
+    using OUT = typename F::OutputType;
+    static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, T1, T2, OUT>, F>,
+                  "process() on keyed connected streams expects a KeyedCoProcessFunction<K, T1, T2, OUT>");
+    auto& node = env_->stream_graph().AddNode(internal::NodeKind::kTwoInput, "KeyedCo-Process",
+                                              {first_, second_}, internal::TypeHandleFor<OUT>());
+    node.keyed = true;
+    node.operator_factory = [k1 = key1_, k2 = key2_, f]() -> std::unique_ptr<internal::StreamOperatorBase> {
+      return std::make_unique<internal::KeyedCoProcessOperator<K, T1, T2, OUT, KeyFn1, KeyFn2, F>>(k1, k2, f);
+    };
+    return SingleOutputStreamOperator<OUT>(env_, node.id);
+  }
+
+ private:
+  StreamExecutionEnvironment* env_;
+  int first_;
+  int second_;
+  KeyFn1 key1_;
+  KeyFn2 key2_;
 };
 
 // ---- StreamExecutionEnvironment's templates ----

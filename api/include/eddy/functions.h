@@ -219,6 +219,29 @@ class KeyedProcessFunction : public RichFunction {
   virtual void onTimer(int64_t timestamp, OnTimerContext& ctx, Collector<OUT>& out) {}
 };
 
+// Two inputs with their timestamps and side outputs. On connected keyed
+// streams use KeyedCoProcessFunction, which adds keyed state and timers.
+template <class IN1, class IN2, class OUT>
+class CoProcessFunction : public RichFunction {
+ public:
+  using OutputType = OUT;
+  using Context = typename ProcessFunction<IN1, OUT>::Context;
+  virtual void processElement1(const IN1& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual void processElement2(const IN2& value, Context& ctx, Collector<OUT>& out) = 0;
+};
+
+template <class K, class IN1, class IN2, class OUT>
+class KeyedCoProcessFunction : public RichFunction {
+ public:
+  using KeyType = K;
+  using OutputType = OUT;
+  using Context = typename KeyedProcessFunction<K, IN1, OUT>::Context;
+  using OnTimerContext = typename KeyedProcessFunction<K, IN1, OUT>::OnTimerContext;
+  virtual void processElement1(const IN1& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual void processElement2(const IN2& value, Context& ctx, Collector<OUT>& out) = 0;
+  virtual void onTimer(int64_t timestamp, OnTimerContext& ctx, Collector<OUT>& out) {}
+};
+
 // A source produces records from its own loop until exhausted or cancelled.
 //
 // Eddy uses the run/cancel model rather than split enumeration: a source owns the

@@ -450,9 +450,16 @@ class TwoInputOperator : public OneOutputOperator<OUT> {
     }
     if (any && combined > emitted_) {
       emitted_ = combined;
+      OnCombinedWatermark(combined);
       this->out_->EmitWatermark(combined);
     }
   }
+
+ protected:
+  // Called with the operator's new watermark before it is forwarded.
+  virtual void OnCombinedWatermark(int64_t watermark) {}
+
+ private:
   template <class X, int kIndex>
   class Side final : public Input<X> {
    public:
@@ -508,6 +515,131 @@ class CoFlatMapOperator final : public TwoInputOperator<IN1, IN2, OUT> {
  private:
   F f_;
   TimestampedCollector<OUT> collector_;
+};
+
+// CoProcessFunction on two (non-keyed) inputs.
+template <class IN1, class IN2, class OUT, class F>
+class CoProcessOperator final : public TwoInputOperator<IN1, IN2, OUT> {
+ public:
+  explicit CoProcessOperator(F f) : f_(std::move(f)) {}
+  void SetSideOutput(const std::string& tag, OutputBase* output) override { side_outputs_.Set(tag, output); }
+  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement1(const IN1& v, int64_t ts) override {
+    Prepare(ts);
+    f_.processElement1(v, context_, collector_);
+  }
+  void ProcessElement2(const IN2& v, int64_t ts) override {
+    Prepare(ts);
+    f_.processElement2(v, context_, collector_);
+  }
+
+ private:
+  void Prepare(int64_t ts) {
+    context_.timestamp_ = ts;
+    collector_.Reset(this->out_, ts);
+  }
+  class Context final : public ProcessFunction<IN1, OUT>::Context {
+   public:
+    explicit Context(CoProcessOperator* op) : op_(op) {}
+    std::optional<int64_t> timestamp() const override {
+      if (timestamp_ == kNoTimestamp) return std::nullopt;
+      return timestamp_;
+    }
+    int64_t timestamp_ = kNoTimestamp;
+
+   protected:
+    OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
+    int64_t RawTimestamp() const override { return timestamp_; }
+
+   private:
+    CoProcessOperator* op_;
+  };
+  F f_;
+  SideOutputTable side_outputs_;
+  TimestampedCollector<OUT> collector_;
+  Context context_{this};
+};
+
+// KeyedCoProcessFunction: both inputs keyed by the same key type, with keyed
+// state and timers shared by the two sides.
+template <class K, class IN1, class IN2, class OUT, class KeyFn1, class KeyFn2, class F>
+class KeyedCoProcessOperator final : public TwoInputOperator<IN1, IN2, OUT> {
+ public:
+  KeyedCoProcessOperator(KeyFn1 k1, KeyFn2 k2, F f) : key1_(std::move(k1)), key2_(std::move(k2)), f_(std::move(f)) {}
+  void SetSideOutput(const std::string& tag, OutputBase* output) override { side_outputs_.Set(tag, output); }
+  void Open(OperatorContext& ctx) override {
+    key1_.Bind(ctx.keyed_state_backend());
+    key2_.Bind(ctx.keyed_state_backend());
+    timers_ = std::make_unique<InternalTimerService>(
+        ctx.keyed_state_backend(), &ctx,
+        [this](const InternalTimer& timer, TimeDomainKind domain) { OnTimer(timer, domain); });
+    OpenFunction(f_, ctx);
+  }
+  void Close() override { CloseFunction(f_); }
+  void ProcessElement1(const IN1& v, int64_t ts) override {
+    key1_.SetCurrentKey(v);
+    context_.key_ = internal::CallKey(key1_.key_fn(), v);
+    Prepare(ts);
+    f_.processElement1(v, context_, collector_);
+  }
+  void ProcessElement2(const IN2& v, int64_t ts) override {
+    key2_.SetCurrentKey(v);
+    context_.key_ = internal::CallKey(key2_.key_fn(), v);
+    Prepare(ts);
+    f_.processElement2(v, context_, collector_);
+  }
+
+ protected:
+  void OnCombinedWatermark(int64_t watermark) override { timers_->AdvanceWatermark(watermark); }
+
+ private:
+  void Prepare(int64_t ts) {
+    context_.timestamp_ = ts;
+    collector_.Reset(this->out_, ts);
+  }
+  void OnTimer(const InternalTimer& timer, TimeDomainKind domain) {
+    DataInput in(timer.key);
+    TypeSerializer<K>::Deserialize(in, context_.key_);
+    context_.timestamp_ = timer.timestamp;
+    context_.domain_ = domain == TimeDomainKind::kEventTime ? TimeDomain::EVENT_TIME : TimeDomain::PROCESSING_TIME;
+    collector_.Reset(this->out_, domain == TimeDomainKind::kEventTime ? timer.timestamp : kNoTimestamp);
+    f_.onTimer(timer.timestamp, context_, collector_);
+  }
+  class Context final : public KeyedProcessFunction<K, IN1, OUT>::OnTimerContext, public TimerService {
+   public:
+    explicit Context(KeyedCoProcessOperator* op) : op_(op) {}
+    std::optional<int64_t> timestamp() const override {
+      if (timestamp_ == kNoTimestamp) return std::nullopt;
+      return timestamp_;
+    }
+    TimerService& timerService() override { return *this; }
+    const K& getCurrentKey() const override { return key_; }
+    TimeDomain timeDomain() const override { return domain_; }
+    int64_t currentProcessingTime() override { return op_->timers_->current_processing_time(); }
+    int64_t currentWatermark() override { return op_->timers_->current_watermark(); }
+    void registerEventTimeTimer(int64_t time) override { op_->timers_->RegisterEventTimeTimer(time); }
+    void registerProcessingTimeTimer(int64_t time) override { op_->timers_->RegisterProcessingTimeTimer(time); }
+    void deleteEventTimeTimer(int64_t time) override { op_->timers_->DeleteEventTimeTimer(time); }
+    void deleteProcessingTimeTimer(int64_t time) override { op_->timers_->DeleteProcessingTimeTimer(time); }
+    K key_{};
+    int64_t timestamp_ = kNoTimestamp;
+    TimeDomain domain_ = TimeDomain::EVENT_TIME;
+
+   protected:
+    OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
+    int64_t RawTimestamp() const override { return timestamp_; }
+
+   private:
+    KeyedCoProcessOperator* op_;
+  };
+  KeyContext<IN1, KeyFn1> key1_;
+  KeyContext<IN2, KeyFn2> key2_;
+  F f_;
+  std::unique_ptr<InternalTimerService> timers_;
+  SideOutputTable side_outputs_;
+  TimestampedCollector<OUT> collector_;
+  Context context_{this};
 };
 
 // Adapts two callables to the CoMapFunction / CoFlatMapFunction shape.
