@@ -2,10 +2,12 @@
 //
 //   eddy run -c WordCount libeddy-examples.so [--input PATH] [--output DIR]
 //   eddy run -c SocketWordCount libeddy-examples.so --hostname H --port P [--output DIR]
+//   eddy run -c SocketWindowWordCount libeddy-examples.so --hostname H --port P [--window-ms 5000]
 //
 // Words are the maximal runs of [a-z0-9] after ASCII lower-casing. Like Flink's
 // streaming WordCount, every count change is emitted as (word,count), so the
 // last line for a word holds its total.
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -88,4 +90,23 @@ EDDY_PROGRAM(SocketWordCount, env, args) {
   if (port <= 0) throw std::invalid_argument("SocketWordCount needs --port <port> (and --hostname)");
   CountAndEmit(env.socketTextStream(host, port), args);
   env.execute("Socket WordCount");
+}
+
+// Word counts per 5-second tumbling window of processing time.
+EDDY_PROGRAM(SocketWindowWordCount, env, args) {
+  std::string host = args.get("hostname", "localhost");
+  int port = args.getInt("port", 0);
+  if (port <= 0) throw std::invalid_argument("SocketWindowWordCount needs --port <port> (and --hostname)");
+  auto window = std::chrono::milliseconds(args.getLong("window-ms", 5000));
+  auto counts = env.socketTextStream(host, port)
+                    .flatMap(Tokenizer()).name("tokenizer").uid("tokenizer")
+                    .keyBy([](const WordCount& wc) { return wc.first; })
+                    .window(eddy::TumblingProcessingTimeWindows::of(window))
+                    .sum(1).name("window-counter").uid("window-counter");
+  if (args.has("output")) {
+    counts.sinkTo(eddy::FileSink::forRowFormat(args.get("output"))).name("file-sink").uid("file-sink");
+  } else {
+    counts.print().name("print-sink").uid("print-sink");
+  }
+  env.execute("Socket Window WordCount");
 }

@@ -12,6 +12,7 @@
 #include "eddy/key_group.h"
 #include "eddy/state.h"
 #include "spdlog/spdlog.h"
+#include "taskmanager/rocksdb_backend.h"
 
 namespace eddy::runtime {
 namespace {
@@ -142,9 +143,13 @@ void Task::BuildChain() {
     chained->op = node.operator_factory();
     std::unique_ptr<internal::KeyedStateBackend> backend;
     if (node.keyed) {
-      backend = std::make_unique<internal::KeyedStateBackend>(
-          KeyGroupRangeForOperator(info_.max_parallelism, info_.parallelism, info_.subtask_index),
-          info_.max_parallelism);
+      // state.backend.type chooses hashmap or rocksdb.
+      auto created = CreateKeyedStateBackend(
+          info_.config, KeyGroupRangeForOperator(info_.max_parallelism, info_.parallelism, info_.subtask_index),
+          info_.max_parallelism, absl::StrCat(info_.job_id, "_", desc.node_id(), "_", info_.subtask_index));
+      if (!created.ok()) throw std::runtime_error(std::string(created.status().message()));
+      backend = *std::move(created);
+      backend->SetTtlTimeProvider(NowMillis);  // TTL runs on the task's processing-time clock
     }
     chained->context = std::make_unique<Context>(this, std::move(backend));
     index_of[desc.node_id()] = chain_.size();
@@ -276,6 +281,16 @@ std::chrono::steady_clock::time_point Task::NextTimerDeadline() {
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
 }
 
+void Task::DisposeState() {
+  for (auto& c : chain_) {
+    if (auto* backend = c->context->keyed_state_backend()) {
+      if (absl::Status s = backend->Dispose(); !s.ok()) {
+        spdlog::warn("{}: could not dispose keyed state: {}", info_.DisplayName(), std::string(s.message()));
+      }
+    }
+  }
+}
+
 void Task::OnIdle() {
   for (auto& c : chain_) c->op->OnIdle();
   FlushOutputs();
@@ -383,6 +398,7 @@ void Task::Run() {
       for (auto& c : chain_) c->op->Finish();
       for (auto& w : writers_) w->Finish();
       for (auto& c : chain_) c->op->Close();
+      DisposeState();
       Transition(ExecutionState::kFinished, "");
       return;
     }
@@ -399,6 +415,7 @@ void Task::Run() {
     } catch (...) {
     }
   }
+  DisposeState();
   if (!error.empty() && !cancelled()) {
     Transition(ExecutionState::kFailed, error);
   } else {

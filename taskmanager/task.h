@@ -82,6 +82,8 @@ class Task {
   std::chrono::steady_clock::time_point NextTimerDeadline();
   void ProcessInput();
   void OnIdle();
+  // Releases keyed state (removes RocksDB directories).
+  void DisposeState();
   void Transition(ExecutionState state, const std::string& error);
 
   TaskInfo info_;

@@ -19,6 +19,8 @@
 #include "eddy/sinks.h"
 #include "eddy/sources.h"
 #include "eddy/watermarks.h"
+#include "eddy/windows.h"
+#include "eddy/internal/window_operator.h"
 
 namespace eddy {
 
@@ -28,6 +30,8 @@ template <class T1, class T2>
 class ConnectedStreams;
 template <class T1, class T2, class KeyFn1, class KeyFn2>
 class KeyedConnectedStreams;
+template <class T, class KeyFn, class W>
+class WindowedStream;
 template <class T>
 class SingleOutputStreamOperator;
 template <class T>
@@ -241,6 +245,14 @@ class DataStream {
     return KeyedStream<T, F>(env_, node.id, key_fn);
   }
 
+  // Windows over the whole stream (one parallel instance, as in Flink).
+  template <class Spec>
+  auto windowAll(const Spec& spec) {
+    auto keyed = keyBy([](const T&) { return uint8_t{0}; });
+    graph().node(keyed.getId()).parallelism = 1;
+    return keyed.window(spec).AllWindows();
+  }
+
   // union_(others...): one stream of the records of all (union is a keyword).
   template <class... Others>
   DataStream<T> union_(const Others&... others) {
@@ -390,6 +402,26 @@ class KeyedStream : public DataStream<T> {
 
   const KeyFn& key_fn() const { return key_fn_; }
 
+  // Windows of each key: window(TumblingEventTimeWindows::of(...)), sliding,
+  // session, GlobalWindows::create(), or any WindowAssigner<T, W>.
+  auto window(const TimeWindowSpec& spec) { return Windowed<TimeWindow>(spec.template Create<T>()); }
+  template <class F>
+  auto window(const DynamicSessionSpec<F>& spec) { return Windowed<TimeWindow>(spec.template Create<T>()); }
+  auto window(const GlobalWindowSpec& spec) { return Windowed<GlobalWindow>(spec.template Create<T>()); }
+  template <class W>
+  auto window(std::shared_ptr<WindowAssigner<T, W>> assigner) { return Windowed<W>(std::move(assigner)); }
+  // Tumbling count windows: every `size` elements of a key.
+  auto countWindow(int64_t size) {
+    return Windowed<GlobalWindow>(GlobalWindows::create().template Create<T>())
+        .trigger(PurgingTrigger<T, GlobalWindow>::of(CountTrigger<T, GlobalWindow>::of(size)));
+  }
+  // Sliding count windows: the last `size` elements, every `slide` elements.
+  auto countWindow(int64_t size, int64_t slide) {
+    return Windowed<GlobalWindow>(GlobalWindows::create().template Create<T>())
+        .evictor(CountEvictor<T, GlobalWindow>::of(size))
+        .trigger(CountTrigger<T, GlobalWindow>::of(slide));
+  }
+
   // Connects two keyed streams (same key type) for a KeyedCoProcessFunction.
   template <class U, class KeyFn2>
   KeyedConnectedStreams<T, U, KeyFn, KeyFn2> connect(const KeyedStream<U, KeyFn2>& other) {
@@ -513,6 +545,11 @@ class KeyedStream : public DataStream<T> {
       if (internal::AggregateValue(acc.*field, v.*field, agg)) acc = v;
     });
   }
+  template <class W>
+  WindowedStream<T, KeyFn, W> Windowed(std::shared_ptr<WindowAssigner<T, W>> assigner) {
+    return WindowedStream<T, KeyFn, W>(this->env_, this->id_, key_fn_, std::move(assigner));
+  }
+
   template <class OUT, class Inner>
   SingleOutputStreamOperator<OUT> Keyed(const char* name, Inner inner) {
     auto key_fn = key_fn_;
@@ -645,6 +682,194 @@ class KeyedConnectedStreams {
   int second_;
   KeyFn1 key1_;
   KeyFn2 key2_;
+};
+
+// A keyed (or, with windowAll, global) stream cut into windows.
+template <class T, class KeyFn, class W>
+class WindowedStream {
+ public:
+  using K = typename KeyedStream<T, KeyFn>::KeyType;
+  WindowedStream(StreamExecutionEnvironment* env, int input, KeyFn key_fn,
+                 std::shared_ptr<WindowAssigner<T, W>> assigner)
+      : env_(env), input_(input), key_fn_(std::move(key_fn)), assigner_(std::move(assigner)) {
+    trigger_ = assigner_->getDefaultTrigger();
+  }
+
+  WindowedStream& trigger(std::shared_ptr<Trigger<T, W>> trigger) {
+    if (assigner_->isMerging() && !trigger->canMerge()) {
+      throw std::invalid_argument("this trigger cannot be used with merging (session) windows");
+    }
+    trigger_ = std::move(trigger);
+    return *this;
+  }
+  WindowedStream& evictor(std::shared_ptr<Evictor<T, W>> evictor) {
+    evictor_ = std::move(evictor);
+    return *this;
+  }
+  // Keeps windows (and updates them with late elements) this long after the
+  // watermark passed their end.
+  WindowedStream& allowedLateness(std::chrono::milliseconds lateness) {
+    if (lateness.count() < 0) throw std::invalid_argument("allowedLateness must not be negative");
+    if (!assigner_->isEventTime() && lateness.count() > 0) {
+      throw std::invalid_argument("allowedLateness is only possible with event-time windows");
+    }
+    lateness_ = lateness.count();
+    return *this;
+  }
+  // Elements too late for every window go to `tag` (getSideOutput(tag)).
+  WindowedStream& sideOutputLateData(const OutputTag<T>& tag) {
+    late_tag_ = tag.getId();
+    return *this;
+  }
+  WindowedStream& AllWindows() {
+    all_ = true;
+    return *this;
+  }
+
+  // Incremental reduce: T(const T&, const T&) or a ReduceFunction<T>.
+  template <class F>
+  SingleOutputStreamOperator<T> reduce(F f) {
+    return reduce(std::move(f), internal::PassThroughWindowFunction{});
+  }
+  // Incremental reduce, then a (Process)WindowFunction over the one result.
+  template <class F, class WF>
+  auto reduce(F f, WF wf) {
+    static_assert(internal::kIsReduceFn<F, T>,
+                  "reduce() expects a ReduceFunction<T> or a callable T(const T&, const T&)");
+    using OUT = OutputOf<WF, T>;
+    auto fn = std::make_shared<F>(std::move(f));
+    std::function<T(const T&, const T&)> reduce = [fn](const T& a, const T& b) {
+      return internal::CallReduce(*fn, a, b);
+    };
+    auto evictor = evictor_;
+    if (evictor) return FullWindow<OUT>("Window(Reduce)", ReduceAfterEvict<WF>(reduce, std::move(wf)));
+    return Build<T, OUT>("Window(Reduce)", [reduce] {
+      return std::unique_ptr<internal::WindowContents<T, T, W>>(
+          std::make_unique<internal::ReducingContents<T, W>>(reduce));
+    }, std::move(wf));
+  }
+  // Incremental aggregation with an AggregateFunction<T, ACC, R>.
+  template <class AGG>
+  auto aggregate(AGG agg) {
+    return aggregate(std::move(agg), internal::PassThroughWindowFunction{});
+  }
+  template <class AGG, class WF>
+  auto aggregate(AGG agg, WF wf) {
+    using ACC = typename AGG::AccumulatorType;
+    using R = typename AGG::OutputType;
+    static_assert(std::is_base_of_v<AggregateFunction<T, ACC, R>, AGG>,
+                  "aggregate() expects an AggregateFunction<T, ACC, R>");
+    using OUT = OutputOf<WF, R>;
+    auto f = std::make_shared<AGG>(std::move(agg));
+    if (evictor_) {
+      throw std::invalid_argument("aggregate() with an evictor is not supported: use process()");
+    }
+    return Build<R, OUT>("Window(Aggregate)", [f] {
+      return std::unique_ptr<internal::WindowContents<T, R, W>>(
+          std::make_unique<internal::AggregatingContents<T, ACC, R, W>>(f));
+    }, std::move(wf));
+  }
+  // All elements at once: a ProcessWindowFunction<T, OUT, K, W> (keyed) or
+  // ProcessAllWindowFunction<T, OUT, W> (windowAll).
+  template <class WF>
+  auto process(WF wf) {
+    return FullWindow<typename WF::OutputType>("Window(Process)", std::move(wf));
+  }
+  // A WindowFunction<T, OUT, K, W> / AllWindowFunction<T, OUT, W>.
+  template <class WF>
+  auto apply(WF wf) {
+    return FullWindow<typename WF::OutputType>("Window(Apply)", std::move(wf));
+  }
+  // Aggregations by tuple position, as on KeyedStream.
+  SingleOutputStreamOperator<T> sum(int pos) { return ByPosition(pos, internal::Aggregation::kSum, "sum"); }
+  SingleOutputStreamOperator<T> min(int pos) { return ByPosition(pos, internal::Aggregation::kMin, "min"); }
+  SingleOutputStreamOperator<T> max(int pos) { return ByPosition(pos, internal::Aggregation::kMax, "max"); }
+  SingleOutputStreamOperator<T> minBy(int pos) { return ByPosition(pos, internal::Aggregation::kMinBy, "minBy"); }
+  SingleOutputStreamOperator<T> maxBy(int pos) { return ByPosition(pos, internal::Aggregation::kMaxBy, "maxBy"); }
+
+ private:
+  template <class WF, class X>
+  struct OutputOfImpl {
+    using type = typename WF::OutputType;
+  };
+  template <class X>
+  struct OutputOfImpl<internal::PassThroughWindowFunction, X> {
+    using type = X;
+  };
+  template <class WF, class X>
+  using OutputOf = typename OutputOfImpl<WF, X>::type;
+
+  // Reduce over the evicted contents, then the window function.
+  template <class WF>
+  struct ReduceAfterEvict {
+    std::function<T(const T&, const T&)> reduce;
+    WF wf;
+    ReduceAfterEvict(std::function<T(const T&, const T&)> r, WF w) : reduce(std::move(r)), wf(std::move(w)) {}
+    template <class Key, class Ctx, class C>
+    void process(const Key& key, Ctx& ctx, const std::vector<T>& elements, C& out) {
+      T acc = elements.front();
+      for (size_t i = 1; i < elements.size(); ++i) acc = reduce(acc, elements[i]);
+      std::vector<T> one{acc};
+      if constexpr (std::is_same_v<WF, internal::PassThroughWindowFunction>) {
+        out.collect(acc);
+      } else if constexpr (requires { wf.process(key, ctx, one, out); }) {
+        wf.process(key, ctx, one, out);
+      } else if constexpr (requires { wf.apply(key, ctx.window(), one, out); }) {
+        wf.apply(key, ctx.window(), one, out);
+      } else if constexpr (requires { wf.process(ctx, one, out); }) {
+        wf.process(ctx, one, out);
+      } else {
+        wf.apply(ctx.window(), one, out);
+      }
+    }
+  };
+
+  template <class OUT, class WF>
+  SingleOutputStreamOperator<OUT> FullWindow(const char* name, WF wf) {
+    auto evictor = evictor_;
+    return Build<T, OUT>(name, [evictor] {
+      return std::unique_ptr<internal::WindowContents<T, T, W>>(
+          std::make_unique<internal::ListContents<T, W>>(evictor));
+    }, std::move(wf));
+  }
+
+  SingleOutputStreamOperator<T> ByPosition(int pos, internal::Aggregation agg, const char* what) {
+    auto combine = internal::FieldAggregator<T>(pos, agg, what);
+    return reduce([combine](const T& a, const T& b) {
+      T acc = a;
+      combine(acc, b);
+      return acc;
+    });
+  }
+
+  template <class X, class OUT, class WF>
+  SingleOutputStreamOperator<OUT> Build(const char* name,
+                                        std::function<std::unique_ptr<internal::WindowContents<T, X, W>>()> contents,
+                                        WF wf) {
+    using Op = internal::WindowOperator<K, T, X, OUT, W, KeyFn, WF>;
+    auto& node = env_->stream_graph().AddNode(internal::NodeKind::kOneInput, name, {input_},
+                                              internal::TypeHandleFor<OUT>());
+    node.keyed = true;
+    if (all_) {
+      node.parallelism = 1;
+      node.parallelism_is_fixed = true;
+    }
+    node.operator_factory = [key_fn = key_fn_, assigner = assigner_, trigger = trigger_, contents, wf,
+                             lateness = lateness_, tag = late_tag_]() -> std::unique_ptr<internal::StreamOperatorBase> {
+      return std::make_unique<Op>(key_fn, assigner, trigger, contents, wf, lateness, tag);
+    };
+    return SingleOutputStreamOperator<OUT>(env_, node.id);
+  }
+
+  StreamExecutionEnvironment* env_;
+  int input_;
+  KeyFn key_fn_;
+  std::shared_ptr<WindowAssigner<T, W>> assigner_;
+  std::shared_ptr<Trigger<T, W>> trigger_;
+  std::shared_ptr<Evictor<T, W>> evictor_;
+  int64_t lateness_ = 0;
+  std::string late_tag_;
+  bool all_ = false;
 };
 
 // ---- StreamExecutionEnvironment's templates ----

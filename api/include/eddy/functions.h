@@ -41,6 +41,22 @@ class RuntimeContext {
   ValueState<V>& getState(const ValueStateDescriptor<V>& descriptor) {
     return internal::GetValueState(RequireKeyedBackend(descriptor.name()), descriptor);
   }
+  template <class T>
+  ListState<T>& getListState(const ListStateDescriptor<T>& descriptor) {
+    return internal::GetListState(RequireKeyedBackend(descriptor.name()), descriptor);
+  }
+  template <class UK, class UV>
+  MapState<UK, UV>& getMapState(const MapStateDescriptor<UK, UV>& descriptor) {
+    return internal::GetMapState(RequireKeyedBackend(descriptor.name()), descriptor);
+  }
+  template <class T>
+  ReducingState<T>& getReducingState(const ReducingStateDescriptor<T>& descriptor) {
+    return internal::GetReducingState(RequireKeyedBackend(descriptor.name()), descriptor);
+  }
+  template <class IN, class ACC, class OUT>
+  AggregatingState<IN, OUT>& getAggregatingState(const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor) {
+    return internal::GetAggregatingState(RequireKeyedBackend(descriptor.name()), descriptor);
+  }
 
  protected:
   // The keyed backend, or a std::logic_error naming the state if not keyed.

@@ -128,8 +128,8 @@ class TimestampsAndWatermarksOperator final : public StreamOperatorBase, public 
     }
     if (strategy_.idle_timeout() > 0) last_event_ = context_->CurrentProcessingTime();
     if (idle_) markActive();
-    generator_->onEvent(value, ts, *this);
     out_->Collect(value, ts);
+    generator_->onEvent(value, ts, *this);  // a punctuated watermark follows its record
   }
   // Watermarks from upstream are replaced by ours, except the final one.
   void ProcessWatermark(int64_t watermark) override {

@@ -1,0 +1,50 @@
+// KvStore: the byte-level, ordered key-value store under the serializing keyed
+// state backends. The rocksdb backend implements it in libeddy
+// (taskmanager/rocksdb_backend.cc) so that no public header includes RocksDB;
+// the state implementations in keyed_state.h only see this interface.
+//
+// A store holds named columns (RocksDB column families), one per state. Keys
+// are compared as unsigned bytes. A store is used by one task thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace eddy::internal {
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+
+  // A handle for the column called `name`, created empty on first use; the
+  // same name always yields the same handle.
+  virtual absl::StatusOr<int> OpenColumn(const std::string& name) = 0;
+
+  // Reads the value of `key` into `*value`; false if there is none.
+  virtual absl::StatusOr<bool> Get(int column, std::string_view key, std::string* value) = 0;
+  virtual absl::Status Put(int column, std::string_view key, std::string_view value) = 0;
+  // Deleting an absent key is not an error.
+  virtual absl::Status Delete(int column, std::string_view key) = 0;
+
+  // Calls `visit(key, value)` for each entry whose key starts with `prefix`, in
+  // ascending key order, until `visit` returns false. The scan reads a
+  // snapshot taken when it starts: `visit` may modify the store, and does not
+  // see its own modifications.
+  virtual absl::Status Scan(
+      int column, std::string_view prefix,
+      absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) = 0;
+  // Deletes every entry whose key starts with `prefix`.
+  virtual absl::Status DeletePrefix(int column, std::string_view prefix) = 0;
+
+  // Closes the store and deletes its files; idempotent. No other method may
+  // be called afterwards.
+  virtual absl::Status Close() = 0;
+  // Where the store keeps its files (empty for stores without any).
+  virtual std::string directory() const = 0;
+};
+
+}  // namespace eddy::internal

@@ -1,0 +1,167 @@
+// The rocksdb state backend's files and byte layout, and the backend factory's
+// configuration handling. (State semantics on both backends: api/state_test.cc.)
+#include "taskmanager/rocksdb_backend.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eddy/key_hash.h"
+#include "eddy/serializer.h"
+#include "eddy/state.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace eddy::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+namespace fs = std::filesystem;
+
+class RocksDbBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "eddy-rocksdb-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::map<std::string, std::string> Config(const std::string& localdir) {
+    return {{"state.backend.type", "rocksdb"}, {"state.backend.rocksdb.localdir", localdir}};
+  }
+  static std::vector<std::string> Entries(const fs::path& dir) {
+    std::vector<std::string> names;
+    if (!fs::exists(dir)) return names;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      names.push_back(entry.path().filename().string());
+    }
+    return names;
+  }
+
+  fs::path root_;
+};
+
+TEST_F(RocksDbBackendTest, FilesLiveUnderLocaldirUntilDispose) {
+  const fs::path localdir = root_ / "local" / "dirs";  // Created on demand.
+  auto backend = CreateKeyedStateBackend(Config(localdir.string()), KeyGroupRange{0, 127}, 128,
+                                         "Map -> Filter_3");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_EQ((*backend)->type(), "rocksdb");
+  std::vector<std::string> instances = Entries(localdir);
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_THAT(instances[0], StartsWith("eddy-rocksdb-Map_-__Filter_3-"));
+  const fs::path instance = localdir / instances[0];
+  EXPECT_EQ((*backend)->kv_store()->directory(), instance.string());
+  EXPECT_TRUE(fs::exists(instance / "CURRENT"));
+
+  auto& value = internal::GetValueState(**backend, ValueStateDescriptor<int64_t>("v"));
+  (*backend)->SetCurrentKey(SerializeToString(int64_t{1}), 5);
+  value.update(1);
+
+  ASSERT_TRUE((*backend)->Dispose().ok());
+  EXPECT_FALSE(fs::exists(instance));
+  EXPECT_TRUE(Entries(localdir).empty());
+}
+
+TEST_F(RocksDbBackendTest, DestructionAlsoRemovesTheFiles) {
+  {
+    auto backend = CreateKeyedStateBackend(Config(root_.string()), KeyGroupRange{0, 7}, 8, "op");
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    EXPECT_EQ(Entries(root_).size(), 1u);
+  }
+  EXPECT_TRUE(Entries(root_).empty());
+}
+
+TEST_F(RocksDbBackendTest, EachInstanceGetsItsOwnDirectory) {
+  auto first = CreateKeyedStateBackend(Config(root_.string()), KeyGroupRange{0, 3}, 8, "op");
+  auto second = CreateKeyedStateBackend(Config(root_.string()), KeyGroupRange{4, 7}, 8, "op");
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_NE((*first)->kv_store()->directory(), (*second)->kv_store()->directory());
+  EXPECT_EQ(Entries(root_).size(), 2u);
+  ASSERT_TRUE((*first)->Dispose().ok());
+  EXPECT_EQ(Entries(root_).size(), 1u);
+}
+
+TEST_F(RocksDbBackendTest, CommaSeparatedLocaldirs) {
+  const fs::path a = root_ / "a", b = root_ / "b";
+  auto config = Config(a.string() + " , " + b.string());
+  auto backend = CreateKeyedStateBackend(config, KeyGroupRange{0, 7}, 8, "op");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  const fs::path parent = fs::path((*backend)->kv_store()->directory()).parent_path();
+  EXPECT_TRUE(parent == a || parent == b) << parent;
+}
+
+TEST_F(RocksDbBackendTest, UnusableLocaldirIsAnError) {
+  const fs::path file = root_ / "file";
+  std::ofstream(file) << "x";
+  auto backend =
+      CreateKeyedStateBackend(Config((file / "sub").string()), KeyGroupRange{0, 7}, 8, "op");
+  ASSERT_FALSE(backend.ok());
+  EXPECT_THAT(backend.status().message(),
+              HasSubstr("cannot create state.backend.rocksdb.localdir"));
+}
+
+TEST_F(RocksDbBackendTest, StoreKeyLayout) {
+  auto backend =
+      CreateKeyedStateBackend(Config(root_.string()), KeyGroupRange{0, 1023}, 1024, "op");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  internal::KeyedStateBackend& b = **backend;
+  auto& value = internal::GetValueState(b, ValueStateDescriptor<int64_t>("v"));
+  auto& map = internal::GetMapState(b, MapStateDescriptor<std::string, int64_t>("m"));
+  // Key 5 (zigzag varint 0x0a) in key group 0x0102, void namespace (length 0).
+  b.SetCurrentKey(SerializeToString(int64_t{5}), 0x0102);
+  value.update(42);
+  int64_t* in_place = value.mutableValue();
+  ASSERT_NE(in_place, nullptr);
+  *in_place = -2;  // zigzag 3
+  ASSERT_TRUE(b.Flush().ok());
+  // Namespace "W" (length 1), user key "a" (length 1).
+  b.SetCurrentNamespace("W");
+  map.put("a", 7);  // zigzag 14
+
+  internal::KvStore& store = *b.kv_store();
+  auto v_column = store.OpenColumn("v");
+  auto m_column = store.OpenColumn("m");
+  ASSERT_TRUE(v_column.ok() && m_column.ok());
+  std::string bytes;
+  auto found = store.Get(*v_column, std::string("\x01\x02\x0a\x00", 4), &bytes);
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(*found);
+  EXPECT_EQ(bytes, "\x03");
+  found = store.Get(*m_column,
+                    std::string("\x01\x02\x0a\x01W\x01"
+                                "a",
+                                7),
+                    &bytes);
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(*found);
+  EXPECT_EQ(bytes, "\x0e");
+}
+
+TEST(CreateKeyedStateBackendTest, ChoosesByType) {
+  auto unset = CreateKeyedStateBackend({}, KeyGroupRange{0, 7}, 8, "op");
+  ASSERT_TRUE(unset.ok());
+  EXPECT_EQ((*unset)->type(), "hashmap");
+  EXPECT_EQ((*unset)->kv_store(), nullptr);
+  auto hashmap =
+      CreateKeyedStateBackend({{"state.backend.type", "HashMap"}}, KeyGroupRange{0, 7}, 8, "op");
+  ASSERT_TRUE(hashmap.ok());
+  EXPECT_EQ((*hashmap)->type(), "hashmap");
+
+  auto unknown =
+      CreateKeyedStateBackend({{"state.backend.type", "foo"}}, KeyGroupRange{0, 7}, 8, "op");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(unknown.status().message(),
+            "unknown state.backend.type 'foo': expected hashmap or rocksdb");
+}
+
+}  // namespace
+}  // namespace eddy::runtime
