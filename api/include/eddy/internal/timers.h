@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "eddy/internal/runtime_interfaces.h"
@@ -21,9 +22,27 @@ struct InternalTimer {
   std::string key;        // serialized key
   int key_group;
   std::string name_space; // serialized namespace (empty: none)
-  bool operator<(const InternalTimer& o) const {
-    return std::tie(timestamp, key_group, key, name_space) <
-           std::tie(o.timestamp, o.key_group, o.key, o.name_space);
+};
+
+// A timer to look up without copying its key and namespace.
+struct TimerView {
+  int64_t timestamp;
+  int key_group;
+  std::string_view key;
+  std::string_view name_space;
+};
+
+// Orders timers by time (then key group, key, namespace); transparent, so
+// registering a timer that already exists allocates nothing.
+struct TimerOrder {
+  using is_transparent = void;
+  static TimerView View(const InternalTimer& t) { return {t.timestamp, t.key_group, t.key, t.name_space}; }
+  static TimerView View(const TimerView& t) { return t; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    TimerView x = View(a), y = View(b);
+    return std::tie(x.timestamp, x.key_group, x.key, x.name_space) <
+           std::tie(y.timestamp, y.key_group, y.key, y.name_space);
   }
 };
 
@@ -40,19 +59,24 @@ class InternalTimerService {
   int64_t current_processing_time() { return context_->CurrentProcessingTime(); }
 
   // Timers for the backend's current key and `name_space`.
-  void RegisterEventTimeTimer(int64_t time, const std::string& name_space = {}) {
-    event_.insert(Current(time, name_space));
+  void RegisterEventTimeTimer(int64_t time, std::string_view name_space = {}) {
+    TimerView v = Current(time, name_space);
+    if (event_.find(v) == event_.end()) event_.insert(Materialize(v));
   }
-  void DeleteEventTimeTimer(int64_t time, const std::string& name_space = {}) {
-    event_.erase(Current(time, name_space));
+  void DeleteEventTimeTimer(int64_t time, std::string_view name_space = {}) {
+    auto it = event_.find(Current(time, name_space));
+    if (it != event_.end()) event_.erase(it);
   }
-  void RegisterProcessingTimeTimer(int64_t time, const std::string& name_space = {}) {
+  void RegisterProcessingTimeTimer(int64_t time, std::string_view name_space = {}) {
+    TimerView v = Current(time, name_space);
+    if (processing_.find(v) != processing_.end()) return;
     bool earliest = processing_.empty() || time < processing_.begin()->timestamp;
-    processing_.insert(Current(time, name_space));
+    processing_.insert(Materialize(v));
     if (earliest) ScheduleProcessingTime(time);
   }
-  void DeleteProcessingTimeTimer(int64_t time, const std::string& name_space = {}) {
-    processing_.erase(Current(time, name_space));
+  void DeleteProcessingTimeTimer(int64_t time, std::string_view name_space = {}) {
+    auto it = processing_.find(Current(time, name_space));
+    if (it != processing_.end()) processing_.erase(it);
   }
 
   // Fires every event-time timer at or before `watermark`, in time order.
@@ -69,9 +93,12 @@ class InternalTimerService {
   size_t num_processing_timers() const { return processing_.size(); }
 
  private:
-  InternalTimer Current(int64_t time, const std::string& name_space) const {
+  TimerView Current(int64_t time, std::string_view name_space) const {
     RequireKey();
-    return InternalTimer{time, backend_->current_key(), backend_->current_key_group(), name_space};
+    return TimerView{time, backend_->current_key_group(), backend_->current_key(), name_space};
+  }
+  static InternalTimer Materialize(const TimerView& v) {
+    return InternalTimer{v.timestamp, std::string(v.key), v.key_group, std::string(v.name_space)};
   }
   void RequireKey() const {
     // Every serialized key has at least one byte: empty means "no key yet".
@@ -99,8 +126,8 @@ class InternalTimerService {
   OperatorContext* context_;
   Trigger trigger_;
   int64_t watermark_ = kNoTimestamp;
-  std::set<InternalTimer> event_;
-  std::set<InternalTimer> processing_;
+  std::set<InternalTimer, TimerOrder> event_;
+  std::set<InternalTimer, TimerOrder> processing_;
 };
 
 }  // namespace eddy::internal

@@ -193,9 +193,14 @@ class WindowOperator final : public OneInputOperator<IN, OUT> {
 
  private:
   void SetWindow(const W& window) {
-    window_bytes_ = SerializeToString(window);
+    // Consecutive elements usually share a window: serialize only on change.
+    if (!(window == current_window_) || window_bytes_.empty()) {
+      window_bytes_.clear();
+      DataOutput out(&window_bytes_);
+      TypeSerializer<W>::Serialize(window, out);
+      current_window_ = window;
+    }
     backend_->SetCurrentNamespace(window_bytes_);
-    current_window_ = window;
   }
   int64_t CleanupTime(const W& window) const {
     int64_t max = window.maxTimestamp();
