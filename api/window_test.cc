@@ -2,7 +2,8 @@
 // here by hand-written grouping: tumbling, sliding and session windows in event
 // time, count windows, evictors, triggers, allowed lateness and late data,
 // window functions of every kind, windowAll, processing-time windows, and the
-// errors of bad window parameters. Every job runs at parallelism 1 and 3.
+// errors of bad window parameters. Every job runs at parallelism 1, 2 and 4 on
+// both state backends.
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -408,7 +409,7 @@ TEST_P(WindowTest, ProcessingTimeWindowsFireOnTheClock) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ParallelismAndBackend, WindowTest,
-                         ::testing::Combine(::testing::Values(1, 3), ::testing::Values("hashmap", "rocksdb")));
+                         ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Values("hashmap", "rocksdb")));
 
 TEST(WindowErrorsTest, BadParametersAreRejectedWhenTheGraphIsBuilt) {
   EXPECT_THROW(eddy::TumblingEventTimeWindows::of(ms(-5)), std::invalid_argument);
