@@ -200,3 +200,21 @@ TEST(EventTimeTest, KeyedCoProcessMatchesTwoStreamsWithTimers) {
 }
 
 }  // namespace
+
+namespace {
+TEST(EventTimeTest, TimersOnANonKeyedStreamAreAClearError) {
+  eddy::StreamExecutionEnvironment env;
+  env.fromElements(1, 2)
+      .process<int>([](const int& v, eddy::ProcessFunction<int, int>::Context& ctx, eddy::Collector<int>& out) {
+        EXPECT_GT(ctx.timerService().currentProcessingTime(), 0);
+        ctx.timerService().registerEventTimeTimer(10);
+      })
+      .addSink([](const int&) {});
+  try {
+    env.execute("non-keyed timers");
+    FAIL() << "expected a failure";
+  } catch (const eddy::JobExecutionException& e) {
+    EXPECT_NE(std::string(e.what()).find("only supported on keyed streams"), std::string::npos) << e.what();
+  }
+}
+}  // namespace

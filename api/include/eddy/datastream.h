@@ -36,6 +36,12 @@ template <class T>
 class SingleOutputStreamOperator;
 template <class T>
 class DataStreamSink;
+template <class T>
+class BroadcastStream;
+template <class IN1, class IN2>
+class BroadcastConnectedStream;
+template <class IN1, class KeyFn, class IN2>
+class KeyedBroadcastConnectedStream;
 
 namespace internal {
 
@@ -261,6 +267,14 @@ class DataStream {
     return DataStream<T>(env_, node.id);
   }
 
+  // broadcast(descriptors...): every record to every parallel instance, with
+  // broadcast state under those MapStateDescriptors (eddy/broadcast.h).
+  template <class D, class... More>
+  BroadcastStream<T> broadcast(const D& descriptor, const More&... more) { return Broadcast(*this, descriptor, more...); }
+  // connect(broadcastStream): a BroadcastProcessFunction sees both.
+  template <class B>
+  BroadcastConnectedStream<T, B> connect(const BroadcastStream<B>& other) { return ConnectBroadcast(*this, other); }
+
   // connect(other): two streams of different types into one two-input function.
   template <class U>
   ConnectedStreams<T, U> connect(const DataStream<U>& other) {
@@ -431,6 +445,11 @@ class KeyedStream : public DataStream<T> {
                                                       other.key_fn());
   }
   using DataStream<T>::connect;
+  // connect(broadcastStream): a KeyedBroadcastProcessFunction sees both.
+  template <class B>
+  KeyedBroadcastConnectedStream<T, KeyFn, B> connect(const BroadcastStream<B>& other) {
+    return ConnectBroadcast(*this, other);
+  }
 
   // Rolling reduce: emits the key's reduced value after every record.
   template <class F>

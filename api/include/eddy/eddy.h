@@ -2,6 +2,7 @@
 // sinks and EDDY_PROGRAM.
 #pragma once
 
+#include "eddy/broadcast.h"
 #include "eddy/datastream.h"
 #include "eddy/environment.h"
 #include "eddy/format.h"

@@ -158,33 +158,6 @@ class OutputTag {
   std::string id_;
 };
 
-// A ProcessFunction sees every element with its timestamp and may emit to side
-// outputs: the replacement for the removed split/select.
-template <class IN, class OUT>
-class ProcessFunction : public RichFunction {
- public:
-  using InputType = IN;
-  using OutputType = OUT;
-  class Context {
-   public:
-    virtual ~Context() = default;
-    // The element's timestamp, if it has one.
-    virtual std::optional<int64_t> timestamp() const = 0;
-    // Emits `value` to the side output named by `tag` (dropped if nobody reads it).
-    template <class X>
-    void output(const OutputTag<X>& tag, const X& value) {
-      if (internal::OutputBase* o = SideOutput(tag.getId())) {
-        static_cast<internal::Output<X>*>(o)->Collect(value, RawTimestamp());
-      }
-    }
-
-   protected:
-    virtual internal::OutputBase* SideOutput(const std::string& tag) = 0;
-    virtual int64_t RawTimestamp() const = 0;
-  };
-  virtual void processElement(const IN& value, Context& ctx, Collector<OUT>& out) = 0;
-};
-
 // Which clock a timer belongs to.
 enum class TimeDomain { EVENT_TIME, PROCESSING_TIME };
 
@@ -200,6 +173,36 @@ class TimerService {
   virtual void registerProcessingTimeTimer(int64_t time) = 0;
   virtual void deleteEventTimeTimer(int64_t time) = 0;
   virtual void deleteProcessingTimeTimer(int64_t time) = 0;
+};
+
+// A ProcessFunction sees every element with its timestamp and may emit to side
+// outputs: the replacement for the removed split/select.
+template <class IN, class OUT>
+class ProcessFunction : public RichFunction {
+ public:
+  using InputType = IN;
+  using OutputType = OUT;
+  class Context {
+   public:
+    virtual ~Context() = default;
+    // The element's timestamp, if it has one.
+    virtual std::optional<int64_t> timestamp() const = 0;
+    // Clocks; registering timers needs a keyed stream (KeyedProcessFunction)
+    // and throws std::logic_error here.
+    virtual TimerService& timerService() = 0;
+    // Emits `value` to the side output named by `tag` (dropped if nobody reads it).
+    template <class X>
+    void output(const OutputTag<X>& tag, const X& value) {
+      if (internal::OutputBase* o = SideOutput(tag.getId())) {
+        static_cast<internal::Output<X>*>(o)->Collect(value, RawTimestamp());
+      }
+    }
+
+   protected:
+    virtual internal::OutputBase* SideOutput(const std::string& tag) = 0;
+    virtual int64_t RawTimestamp() const = 0;
+  };
+  virtual void processElement(const IN& value, Context& ctx, Collector<OUT>& out) = 0;
 };
 
 // A function on a keyed stream with per-key state and timers.

@@ -82,6 +82,11 @@ void CallSink(F& f, const T& v) {
   }
 }
 
+[[noreturn]] inline void NoTimers() {
+  throw std::logic_error(
+      "setting timers is only supported on keyed streams: use keyBy(...).process(KeyedProcessFunction)");
+}
+
 // ---- Bases ----
 
 template <class OUT>
@@ -225,8 +230,15 @@ class ProcessOperator final : public OneInputOperator<IN, OUT> {
   void SetSideOutput(const std::string& tag, OutputBase* output) override {
     side_outputs_.Set(tag, output);
   }
-  void Open(OperatorContext& ctx) override { OpenFunction(f_, ctx); }
+  void Open(OperatorContext& ctx) override {
+    context_.operator_context_ = &ctx;
+    OpenFunction(f_, ctx);
+  }
   void Close() override { CloseFunction(f_); }
+  void ProcessWatermark(int64_t watermark) override {
+    context_.watermark_ = watermark;
+    this->out_->EmitWatermark(watermark);
+  }
   void ProcessElement(const IN& value, int64_t timestamp) override {
     collector_.Reset(this->out_, timestamp);
     context_.timestamp_ = timestamp;
@@ -238,14 +250,23 @@ class ProcessOperator final : public OneInputOperator<IN, OUT> {
   }
 
  private:
-  class Context final : public ProcessFunction<IN, OUT>::Context {
+  class Context final : public ProcessFunction<IN, OUT>::Context, public TimerService {
    public:
     explicit Context(ProcessOperator* op) : op_(op) {}
     std::optional<int64_t> timestamp() const override {
       if (timestamp_ == kNoTimestamp) return std::nullopt;
       return timestamp_;
     }
+    TimerService& timerService() override { return *this; }
+    int64_t currentProcessingTime() override { return operator_context_->CurrentProcessingTime(); }
+    int64_t currentWatermark() override { return watermark_; }
+    void registerEventTimeTimer(int64_t) override { NoTimers(); }
+    void registerProcessingTimeTimer(int64_t) override { NoTimers(); }
+    void deleteEventTimeTimer(int64_t) override { NoTimers(); }
+    void deleteProcessingTimeTimer(int64_t) override { NoTimers(); }
     int64_t timestamp_ = kNoTimestamp;
+    int64_t watermark_ = kNoTimestamp;
+    OperatorContext* operator_context_ = nullptr;
 
    protected:
     OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
