@@ -38,6 +38,12 @@ template <class T>
 class DataStreamSink;
 template <class T>
 class BroadcastStream;
+template <class T1, class T2>
+class JoinedStreams;
+template <class T1, class T2>
+class CoGroupedStreams;
+template <class T1, class KeyFn1, class T2, class KeyFn2>
+class IntervalJoin;
 template <class IN1, class IN2>
 class BroadcastConnectedStream;
 template <class IN1, class KeyFn, class IN2>
@@ -275,6 +281,13 @@ class DataStream {
   template <class B>
   BroadcastConnectedStream<T, B> connect(const BroadcastStream<B>& other) { return ConnectBroadcast(*this, other); }
 
+  // join(other).where(k1).equalTo(k2).window(...).apply(f): pairs per key and
+  // window; coGroup(...) the same with both sides' lists (eddy/joins.h).
+  template <class U>
+  JoinedStreams<T, U> join(const DataStream<U>& other) const { return JoinedStreams<T, U>(*this, other); }
+  template <class U>
+  CoGroupedStreams<T, U> coGroup(const DataStream<U>& other) const { return CoGroupedStreams<T, U>(*this, other); }
+
   // connect(other): two streams of different types into one two-input function.
   template <class U>
   ConnectedStreams<T, U> connect(const DataStream<U>& other) {
@@ -445,6 +458,11 @@ class KeyedStream : public DataStream<T> {
                                                       other.key_fn());
   }
   using DataStream<T>::connect;
+  // intervalJoin(other).between(lower, upper).process(ProcessJoinFunction).
+  template <class U, class KeyFn2>
+  IntervalJoin<T, KeyFn, U, KeyFn2> intervalJoin(const KeyedStream<U, KeyFn2>& other) const {
+    return IntervalJoin<T, KeyFn, U, KeyFn2>(*this, other);
+  }
   // connect(broadcastStream): a KeyedBroadcastProcessFunction sees both.
   template <class B>
   KeyedBroadcastConnectedStream<T, KeyFn, B> connect(const BroadcastStream<B>& other) {

@@ -13,3 +13,4 @@
 #include "eddy/sources.h"
 #include "eddy/state.h"
 #include "eddy/watermarks.h"
+#include "eddy/joins.h"
