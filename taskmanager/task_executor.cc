@@ -67,12 +67,12 @@ void TaskExecutor::Stop() {
   CancelAll("the TaskManager is shutting down");
   if (registration_.joinable()) registration_.join();
   if (flusher_.joinable()) flusher_.join();
-  std::vector<std::thread> deployers;
+  std::vector<Deployer> deployers;
   {
     std::lock_guard<std::mutex> lock(mu_);
     deployers.swap(deployers_);
   }
-  for (auto& t : deployers) t.join();
+  for (auto& d : deployers) d.thread.join();
   std::map<std::string, std::unique_ptr<DeployedTask>> tasks;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -226,7 +226,17 @@ grpc::Status TaskExecutor::SubmitTask(grpc::ServerContext*, const proto::TaskDep
                         absl::StrCat("slot ", request->slot_index(), " does not exist on this TaskManager"));
   }
   // Deploy on a thread of its own: inputs may wait for local producers.
-  deployers_.emplace_back([this, tdd = *request] { Deploy(tdd); });
+  std::erase_if(deployers_, [](Deployer& d) {
+    if (!d.done->load()) return false;
+    d.thread.join();  // already finished: returns at once
+    return true;
+  });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  deployers_.push_back({std::thread([this, done, tdd = *request] {
+                          Deploy(tdd);
+                          done->store(true);
+                        }),
+                        done});
   return grpc::Status::OK;
 }
 

@@ -97,7 +97,12 @@ class TaskExecutor final : public proto::TaskExecutorService::Service {
   std::map<std::string, std::unique_ptr<DeployedTask>> tasks_ ABSL_GUARDED_BY(mu_);  // by attempt id
   std::map<std::string, std::shared_ptr<internal::StreamGraph>> graphs_ ABSL_GUARDED_BY(mu_);  // by job id
   std::deque<proto::TaskExecutionState> reports_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> deployers_ ABSL_GUARDED_BY(mu_);
+  struct Deployer {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  // Deployment threads; finished ones are joined when the next one starts.
+  std::vector<Deployer> deployers_ ABSL_GUARDED_BY(mu_);
   std::mutex library_mu_;  // one fetch at a time
 
   std::thread registration_;
