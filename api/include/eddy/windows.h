@@ -68,6 +68,8 @@ class TriggerContext {
 };
 
 // When a window's contents are emitted (FIRE) and/or dropped (PURGE).
+// One trigger object is shared by every window and subtask: keep per-window
+// state in the TriggerContext's counters, not in members.
 template <class T, class W>
 class Trigger {
  public:
@@ -221,6 +223,7 @@ struct TimestampedValue {
 };
 
 // Removes elements from a window before and/or after the window function runs.
+// Shared by every subtask, like triggers: no mutable members.
 template <class T, class W>
 class Evictor {
  public:
