@@ -362,6 +362,51 @@ class KeyedOperator final : public StreamOperatorBase, public Input<T> {
   Inner inner_;
 };
 
+// The Context / OnTimerContext / TimerService of keyed functions with timers
+// (KeyedProcessFunction, KeyedCoProcessFunction): the element's or timer's
+// timestamp, the current key, the timers, side outputs.
+template <class K, class IN, class OUT>
+class KeyedTimerContext final : public KeyedProcessFunction<K, IN, OUT>::OnTimerContext, public TimerService {
+ public:
+  KeyedTimerContext(std::unique_ptr<InternalTimerService>* timers, SideOutputTable* side_outputs)
+      : timers_(timers), side_outputs_(side_outputs) {}
+  std::optional<int64_t> timestamp() const override {
+    if (timestamp_ == kNoTimestamp) return std::nullopt;
+    return timestamp_;
+  }
+  TimerService& timerService() override { return *this; }
+  const K& getCurrentKey() const override { return key_; }
+  TimeDomain timeDomain() const override { return domain_; }
+  int64_t currentProcessingTime() override { return (*timers_)->current_processing_time(); }
+  int64_t currentWatermark() override { return (*timers_)->current_watermark(); }
+  void registerEventTimeTimer(int64_t time) override { (*timers_)->RegisterEventTimeTimer(time); }
+  void registerProcessingTimeTimer(int64_t time) override { (*timers_)->RegisterProcessingTimeTimer(time); }
+  void deleteEventTimeTimer(int64_t time) override { (*timers_)->DeleteEventTimeTimer(time); }
+  void deleteProcessingTimeTimer(int64_t time) override { (*timers_)->DeleteProcessingTimeTimer(time); }
+
+  // Prepares for a firing timer; returns the timestamp its output carries.
+  int64_t EnterTimer(const InternalTimer& timer, TimeDomainKind domain) {
+    DataInput in(timer.key);
+    TypeSerializer<K>::Deserialize(in, key_);
+    timestamp_ = timer.timestamp;
+    domain_ = domain == TimeDomainKind::kEventTime ? TimeDomain::EVENT_TIME : TimeDomain::PROCESSING_TIME;
+    // Output of event-time timers carries the timer's time; processing-time none.
+    return domain == TimeDomainKind::kEventTime ? timer.timestamp : kNoTimestamp;
+  }
+
+  K key_{};
+  int64_t timestamp_ = kNoTimestamp;
+  TimeDomain domain_ = TimeDomain::EVENT_TIME;
+
+ protected:
+  OutputBase* SideOutput(const std::string& tag) override { return side_outputs_->Get(tag); }
+  int64_t RawTimestamp() const override { return timestamp_; }
+
+ private:
+  std::unique_ptr<InternalTimerService>* timers_;
+  SideOutputTable* side_outputs_;
+};
+
 // A KeyedProcessFunction: elements and timers of the current key, with state.
 template <class K, class IN, class OUT, class KeyFn, class F>
 class KeyedProcessOperator final : public OneInputOperator<IN, OUT> {
@@ -390,44 +435,10 @@ class KeyedProcessOperator final : public OneInputOperator<IN, OUT> {
 
  private:
   void OnTimer(const InternalTimer& timer, TimeDomainKind domain) {
-    DataInput in(timer.key);
-    TypeSerializer<K>::Deserialize(in, context_.key_);
-    context_.timestamp_ = timer.timestamp;
-    context_.domain_ = domain == TimeDomainKind::kEventTime ? TimeDomain::EVENT_TIME : TimeDomain::PROCESSING_TIME;
-    // Output of event-time timers carries the timer's time; processing-time none.
-    int64_t ts = domain == TimeDomainKind::kEventTime ? timer.timestamp : kNoTimestamp;
-    collector_.Reset(this->out_, ts);
+    collector_.Reset(this->out_, context_.EnterTimer(timer, domain));
     f_.onTimer(timer.timestamp, context_, collector_);
   }
 
-  class Context final : public KeyedProcessFunction<K, IN, OUT>::OnTimerContext, public TimerService {
-   public:
-    explicit Context(KeyedProcessOperator* op) : op_(op) {}
-    std::optional<int64_t> timestamp() const override {
-      if (timestamp_ == kNoTimestamp) return std::nullopt;
-      return timestamp_;
-    }
-    TimerService& timerService() override { return *this; }
-    const K& getCurrentKey() const override { return key_; }
-    TimeDomain timeDomain() const override { return domain_; }
-    int64_t currentProcessingTime() override { return op_->timers_->current_processing_time(); }
-    int64_t currentWatermark() override { return op_->timers_->current_watermark(); }
-    void registerEventTimeTimer(int64_t time) override { op_->timers_->RegisterEventTimeTimer(time); }
-    void registerProcessingTimeTimer(int64_t time) override { op_->timers_->RegisterProcessingTimeTimer(time); }
-    void deleteEventTimeTimer(int64_t time) override { op_->timers_->DeleteEventTimeTimer(time); }
-    void deleteProcessingTimeTimer(int64_t time) override { op_->timers_->DeleteProcessingTimeTimer(time); }
-
-    K key_{};
-    int64_t timestamp_ = kNoTimestamp;
-    TimeDomain domain_ = TimeDomain::EVENT_TIME;
-
-   protected:
-    OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
-    int64_t RawTimestamp() const override { return timestamp_; }
-
-   private:
-    KeyedProcessOperator* op_;
-  };
 
   KeyContext<IN, KeyFn> key_;
   F f_;
@@ -435,7 +446,7 @@ class KeyedProcessOperator final : public OneInputOperator<IN, OUT> {
   std::unique_ptr<InternalTimerService> timers_;
   SideOutputTable side_outputs_;
   TimestampedCollector<OUT> collector_;
-  Context context_{this};
+  KeyedTimerContext<K, IN, OUT> context_{&timers_, &side_outputs_};
 };
 
 // ---- Two inputs ----
@@ -620,47 +631,16 @@ class KeyedCoProcessOperator final : public TwoInputOperator<IN1, IN2, OUT> {
     collector_.Reset(this->out_, ts);
   }
   void OnTimer(const InternalTimer& timer, TimeDomainKind domain) {
-    DataInput in(timer.key);
-    TypeSerializer<K>::Deserialize(in, context_.key_);
-    context_.timestamp_ = timer.timestamp;
-    context_.domain_ = domain == TimeDomainKind::kEventTime ? TimeDomain::EVENT_TIME : TimeDomain::PROCESSING_TIME;
-    collector_.Reset(this->out_, domain == TimeDomainKind::kEventTime ? timer.timestamp : kNoTimestamp);
+    collector_.Reset(this->out_, context_.EnterTimer(timer, domain));
     f_.onTimer(timer.timestamp, context_, collector_);
   }
-  class Context final : public KeyedProcessFunction<K, IN1, OUT>::OnTimerContext, public TimerService {
-   public:
-    explicit Context(KeyedCoProcessOperator* op) : op_(op) {}
-    std::optional<int64_t> timestamp() const override {
-      if (timestamp_ == kNoTimestamp) return std::nullopt;
-      return timestamp_;
-    }
-    TimerService& timerService() override { return *this; }
-    const K& getCurrentKey() const override { return key_; }
-    TimeDomain timeDomain() const override { return domain_; }
-    int64_t currentProcessingTime() override { return op_->timers_->current_processing_time(); }
-    int64_t currentWatermark() override { return op_->timers_->current_watermark(); }
-    void registerEventTimeTimer(int64_t time) override { op_->timers_->RegisterEventTimeTimer(time); }
-    void registerProcessingTimeTimer(int64_t time) override { op_->timers_->RegisterProcessingTimeTimer(time); }
-    void deleteEventTimeTimer(int64_t time) override { op_->timers_->DeleteEventTimeTimer(time); }
-    void deleteProcessingTimeTimer(int64_t time) override { op_->timers_->DeleteProcessingTimeTimer(time); }
-    K key_{};
-    int64_t timestamp_ = kNoTimestamp;
-    TimeDomain domain_ = TimeDomain::EVENT_TIME;
-
-   protected:
-    OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
-    int64_t RawTimestamp() const override { return timestamp_; }
-
-   private:
-    KeyedCoProcessOperator* op_;
-  };
   KeyContext<IN1, KeyFn1> key1_;
   KeyContext<IN2, KeyFn2> key2_;
   F f_;
   std::unique_ptr<InternalTimerService> timers_;
   SideOutputTable side_outputs_;
   TimestampedCollector<OUT> collector_;
-  Context context_{this};
+  KeyedTimerContext<K, IN1, OUT> context_{&timers_, &side_outputs_};
 };
 
 // Adapts two callables to the CoMapFunction / CoFlatMapFunction shape.
