@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "taskmanager/network_test_util.h"
 #include "gtest/gtest.h"
 
 namespace eddy::runtime {
@@ -28,29 +29,8 @@ using namespace std::chrono_literals;
 
 constexpr uint32_t kSegment = kDefaultSegmentSize;
 
-std::mt19937_64& Rng() {
-  static std::mt19937_64 rng = [] {
-    const uint64_t seed = std::random_device{}();
-    std::printf("data_transport_test random seed: %llu\n", static_cast<unsigned long long>(seed));
-    return std::mt19937_64(seed);
-  }();
-  return rng;
-}
-
-int64_t Uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(Rng()); }
-
-// A record of `size` bytes whose content depends on `id`, so misplaced bytes show.
-std::string MakeRecord(uint64_t id, size_t size) {
-  std::string s(size, '\0');
-  uint64_t x = id * 0x9e3779b97f4a7c15ULL + 1;
-  for (size_t i = 0; i < size; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
+using testing_util::MakeRecord;
+using testing_util::Uniform;
 
 void ExpectSameRecords(const std::vector<std::string>& got, const std::vector<std::string>& want) {
   ASSERT_EQ(got.size(), want.size());
