@@ -491,11 +491,16 @@ class FakeOperatorContext : public eddy::internal::OperatorContext {
   void RegisterProcessingTimer(int64_t, std::function<void(int64_t)>) override {}
   void FireDueProcessingTimers() override {}
   const std::map<std::string, std::string>& job_config() override { return config_; }
+  eddy::OperatorStateStore& operator_state_store() override { return operator_state_; }
+  void RegisterCheckpointedFunction(eddy::CheckpointedFunction*) override {}
+  void RegisterCheckpointListener(eddy::CheckpointListener*) override {}
+  void RunPendingActions() override {}
 
  private:
   eddy::internal::KeyedStateBackend* backend_;
   FakeRuntimeContext runtime_;
   std::map<std::string, std::string> config_;
+  eddy::OperatorStateStore operator_state_;
 };
 
 template <class T>

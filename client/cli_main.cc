@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 #include "client/program_loader.h"
 #include "common/config.h"
+#include "common/config_options.h"
 #include "common/logging.h"
 #include "eddy/status.h"
 #include "eddy/version.h"
@@ -32,6 +33,13 @@ Actions:
          Prints the job graph the program builds, as JSON, without running it.
   list   [-m host:port]          Lists the cluster's jobs.
   cancel [-m host:port] <jobId>  Cancels a job.
+  stop   [-m host:port] [-p <savepointPath>] [-d] <jobId>
+         Stops a job with a savepoint: its sources stop right after the
+         savepoint and the job finishes.
+  savepoint [-m host:port] <jobId> [targetDirectory]
+         Takes a savepoint of a running job; the job keeps running.
+  savepoint [-m host:port] -d <savepointPath>
+         Disposes of (deletes) a savepoint.
 
 Options for run and info:
   -c, --class <name>         the EDDY_PROGRAM to run (optional if the library has one)
@@ -41,8 +49,24 @@ Options for run and info:
   -m, --jobmanager <host:port>  the JobManager's RPC address; default
                              jobmanager.rpc.address:jobmanager.rpc.port from the config
   -d, --detached             return once the job is submitted (remote target)
+  -s, --fromSavepoint <path> restore the job's state from a savepoint or a retained
+                             checkpoint (execution.savepoint.path)
+  -n, --allowNonRestoredState  with -s: skip state of operators the job no longer has
+                             (execution.savepoint.ignore-unclaimed-state)
   -D <key>=<value>           set a configuration option (repeatable)
 
+Options for stop:
+  -p, --savepointPath <dir>  where to write the savepoint; default state.savepoints.dir
+  -d, --drain                emit MAX_WATERMARK before the savepoint, firing every
+                             event-time timer and window (for a job that will not
+                             be resumed)
+
+Options for savepoint:
+  -d, --dispose <path>       dispose of the savepoint at <path> instead
+  A savepoint without targetDirectory goes to state.savepoints.dir.
+
+stop and savepoint wait for the savepoint to complete (at most 10 minutes).
+list, cancel, stop and savepoint also take -m and -D like run.
 Configuration is read from $EDDY_CONF_DIR/config.yaml, else from conf/config.yaml
 beside the installed bin/ directory; -D options override it.
 `run` without -d waits for the job and exits 0 only if it FINISHED.
@@ -55,6 +79,8 @@ struct RunOptions {
   bool detached = false;
   std::vector<std::string> overrides;
   std::optional<int> parallelism;
+  std::string savepoint_path;       // -s
+  bool allow_non_restored = false;  // -n
   std::string library;
   std::vector<std::string> program_args;
 };
@@ -63,6 +89,16 @@ int Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "Error: " << error << "\n\n";
   std::cerr << kUsage;
   return error.empty() ? 0 : 2;
+}
+
+// The JobManager resolves paths against its own working directory, while the
+// user means the shell's: plain relative paths are made absolute here. URIs
+// ("file://...") pass as they are.
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty() || path.find("://") != std::string::npos || path.rfind("file:", 0) == 0) return path;
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
 }
 
 // Options stop at the job library; everything after it belongs to the program.
@@ -90,6 +126,11 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& args)
       ASSIGN_OR_RETURN(o.jobmanager, value(a));
     } else if (a == "-d" || a == "--detached") {
       o.detached = true;
+    } else if (a == "-s" || a == "--fromSavepoint") {
+      ASSIGN_OR_RETURN(o.savepoint_path, value(a));
+      if (o.savepoint_path.empty()) return absl::InvalidArgumentError(a + " needs a savepoint path");
+    } else if (a == "-n" || a == "--allowNonRestoredState") {
+      o.allow_non_restored = true;
     } else if (a == "-D") {
       ASSIGN_OR_RETURN(std::string kv, value(a));
       o.overrides.push_back(kv);
@@ -115,6 +156,10 @@ absl::StatusOr<Configuration> LoadConfiguration(const RunOptions& o) {
   args.overrides = o.overrides;
   ASSIGN_OR_RETURN(Configuration config, LoadProcessConfiguration(args));
   if (o.parallelism) config.Set("parallelism.default", std::to_string(*o.parallelism));
+  // The restore settings travel in the job's configuration, which becomes
+  // the JobGraph's config map for both the remote and the local target.
+  if (!o.savepoint_path.empty()) config.Set(std::string(kSavepointPath.key), AbsolutePath(o.savepoint_path));
+  if (o.allow_non_restored) config.Set(std::string(kSavepointIgnoreUnclaimed.key), "true");
   // Validate the options the client itself uses, so errors name the key.
   RETURN_IF_ERROR(config.GetInt("parallelism.default", 1).status());
   RETURN_IF_ERROR(config.GetInt("pipeline.max-parallelism", 128).status());
@@ -171,6 +216,13 @@ absl::StatusOr<std::string> JobManagerAddress(const Configuration& config, const
   return host + ":" + std::to_string(port);
 }
 
+// The JobManager address for `list`, `cancel`, `stop` and `savepoint`: -m, else
+// the configuration (with --configDir and -D applied).
+absl::StatusOr<std::string> ClusterAddress(const ProcessArgs& args, const std::string& flag) {
+  ASSIGN_OR_RETURN(Configuration config, LoadProcessConfiguration(args));
+  return JobManagerAddress(config, flag);
+}
+
 // `list` and `cancel`: [-m host:port] [-D k=v] [jobId].
 int ClusterAction(const std::string& action, const std::vector<std::string>& argv) {
   auto args = ParseProcessArgs(argv);
@@ -186,12 +238,7 @@ int ClusterAction(const std::string& action, const std::vector<std::string>& arg
       positional.push_back(args->rest[i]);
     }
   }
-  auto config = LoadProcessConfiguration(*args);
-  if (!config.ok()) {
-    std::cerr << "Error: " << config.status().message() << "\n";
-    return 1;
-  }
-  auto address = JobManagerAddress(*config, flag);
+  auto address = ClusterAddress(*args, flag);
   if (!address.ok()) {
     std::cerr << "Error: " << address.status().message() << "\n";
     return 1;
@@ -238,6 +285,108 @@ int ClusterAction(const std::string& action, const std::vector<std::string>& arg
   grpc::Status s = stub->CancelJob(&ctx, id, &empty);
   if (!s.ok()) return unreachable(s);
   std::cout << "Cancelled job " << positional[0] << ".\n";
+  return 0;
+}
+
+// A savepoint may take long (large state, slow storage); like Flink's
+// client.timeout for these commands, the client waits generously.
+constexpr std::chrono::minutes kSavepointTimeout{10};
+
+// `stop [-p dir] [-d] <jobId>`, `savepoint <jobId> [dir]` and
+// `savepoint -d <path>`, each with [-m host:port] [-D k=v]; messages as
+// Flink's CLI prints them.
+int SavepointAction(const std::string& action, const std::vector<std::string>& argv) {
+  auto args = ParseProcessArgs(argv);
+  if (!args.ok()) return Usage(std::string(args.status().message()));
+  const bool stop = action == "stop";
+  std::string flag, directory, dispose;
+  bool drain = false, disposing = false;
+  std::vector<std::string> positional;
+  const std::vector<std::string>& rest = args->rest;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const std::string& a = rest[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= rest.size()) return false;
+      *out = rest[++i];
+      return true;
+    };
+    if (a == "-h" || a == "--help") return Usage("");
+    if (a == "-m" || a == "--jobmanager") {
+      if (!value(&flag)) return Usage("option " + a + " needs host:port");
+    } else if (stop && (a == "-p" || a == "--savepointPath")) {
+      if (!value(&directory) || directory.empty()) return Usage("option " + a + " needs a directory");
+    } else if (stop && (a == "-d" || a == "--drain")) {
+      drain = true;
+    } else if (!stop && (a == "-d" || a == "--dispose")) {
+      if (!value(&dispose) || dispose.empty()) return Usage("option " + a + " needs the savepoint path");
+      disposing = true;
+    } else if (!a.empty() && a[0] == '-') {
+      return Usage("unknown option " + a + " for " + action);
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (stop && positional.size() != 1) return Usage("stop expects exactly one job id");
+  if (!stop && disposing && !positional.empty()) {
+    return Usage("savepoint --dispose takes only the savepoint path, not '" + positional[0] + "'");
+  }
+  if (!stop && !disposing && (positional.empty() || positional.size() > 2)) {
+    return Usage("savepoint expects a job id and optionally a target directory");
+  }
+  if (!stop && positional.size() == 2) directory = positional[1];
+
+  auto address = ClusterAddress(*args, flag);
+  if (!address.ok()) {
+    std::cerr << "Error: " << address.status().message() << "\n";
+    return 1;
+  }
+  auto stub = ConnectDispatcher(*address);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kSavepointTimeout);
+  auto failed = [&](const grpc::Status& s, const std::string& what) {
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      std::cerr << "Error: cannot reach the JobManager at " << *address << ": " << s.error_message() << "\n";
+    } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      std::cerr << "Error: " << what << ": no answer from the JobManager at " << *address << " within "
+                << kSavepointTimeout.count() << " minutes (the operation may still complete there)\n";
+    } else {
+      std::cerr << "Error: " << what << ": " << s.error_message() << "\n";
+    }
+    return 1;
+  };
+
+  if (disposing) {
+    std::cout << "Disposing savepoint '" << dispose << "'.\n"
+              << "Waiting for response..." << std::endl;
+    proto::DisposeSavepointRequest request;
+    request.set_path(AbsolutePath(dispose));
+    proto::Empty empty;
+    grpc::Status s = stub->DisposeSavepoint(&ctx, request, &empty);
+    if (!s.ok()) return failed(s, "Disposing the savepoint '" + dispose + "' failed");
+    std::cout << "Savepoint '" << dispose << "' disposed.\n";
+    return 0;
+  }
+
+  const std::string& job_id = positional[0];
+  proto::SavepointRequest request;
+  request.set_job_id(job_id);
+  request.set_target_directory(AbsolutePath(directory));
+  request.set_stop(stop);
+  request.set_drain(drain);
+  if (stop) {
+    std::cout << (drain ? "Draining job \"" : "Suspending job \"") << job_id << "\" with a savepoint." << std::endl;
+  } else {
+    std::cout << "Triggering savepoint for job " << job_id << ".\n"
+              << "Waiting for response..." << std::endl;
+  }
+  proto::SavepointResponse response;
+  grpc::Status s = stub->TriggerSavepoint(&ctx, request, &response);
+  if (!s.ok()) {
+    return failed(s, stop ? "Could not stop with a savepoint job \"" + job_id + "\""
+                          : "Triggering a savepoint for the job " + job_id + " failed");
+  }
+  std::cout << "Savepoint completed. Path: " << response.path() << "\n";
+  if (!stop) std::cout << "You can resume your program from this savepoint with the run command.\n";
   return 0;
 }
 
@@ -329,10 +478,6 @@ int main(int argc, char** argv) {
   if (action == "run") return eddy::client::Run(args, false);
   if (action == "info") return eddy::client::Run(args, true);
   if (action == "list" || action == "cancel") return eddy::client::ClusterAction(action, args);
-  if (action == "stop" || action == "savepoint") {
-    std::cerr << "Error: '" << action << "' needs checkpoints and savepoints, which this version "
-                 "does not include yet\n";
-    return 1;
-  }
+  if (action == "stop" || action == "savepoint") return eddy::client::SavepointAction(action, args);
   return eddy::client::Usage("unknown action '" + action + "'");
 }

@@ -6,8 +6,13 @@
 #include <mutex>
 #include <thread>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
+#include "checkpoint/storage.h"
 #include "common/config.h"
+#include "common/config_options.h"
+#include "jobmanager/checkpoint_coordinator.h"
 #include "eddy/ids.h"
 #include "spdlog/spdlog.h"
 #include "taskmanager/channel_layout.h"
@@ -30,6 +35,21 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
   const auto start = std::chrono::steady_clock::now();
   Configuration config;
   for (const auto& [k, v] : options.config) config.Set(k, v);
+  for (const auto& [k, v] : job.config()) config.Set(k, v);
+  // Checkpoints of the embedded cluster default to a local directory.
+  if (auto dir = config.GetRaw(kCheckpointsDir.key); !dir || dir->empty()) {
+    config.Set(std::string(kCheckpointsDir.key),
+               (std::filesystem::temp_directory_path() / "eddy-local-checkpoints").string());
+  }
+  auto settings = jobmanager::CheckpointSettings::FromConfig(config);
+  if (!settings.ok()) Fail(std::string(settings.status().message()));
+  std::string restore_dir;
+  if (auto path = config.GetRaw(kSavepointPath.key); path && !path->empty()) {
+    auto resolved = checkpoint::ResolvePath(*path, kSavepointPath.key);
+    if (!resolved.ok()) Fail(std::string(resolved.status().message()));
+    auto metadata = checkpoint::ReadMetadata(*resolved, &restore_dir);
+    if (!metadata.ok()) Fail(std::string(metadata.status().message()));
+  }
   auto buffers = config.GetInt("taskmanager.memory.network.buffers", 2048);
   auto segment = config.GetMemorySize("taskmanager.memory.segment-size", runtime::kDefaultSegmentSize);
   if (!buffers.ok()) Fail(std::string(buffers.status().message()));
@@ -70,8 +90,12 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
   int running = 0;
   std::string failure;
   std::vector<std::unique_ptr<runtime::Task>> tasks;
+  std::vector<int> task_vertex;  // vertex index of each task
+  std::unique_ptr<jobmanager::CheckpointCoordinator> coordinator;
+  auto attempt_of = [](const runtime::Task& t) { return absl::StrCat(t.info().vertex_id, "-", t.info().subtask_index); };
   auto on_state = [&](runtime::Task& task, ExecutionState state, const std::string& error) {
     if (state == ExecutionState::kRunning || state == ExecutionState::kCreated) return;
+    if (state == ExecutionState::kFinished && coordinator) coordinator->OnTaskFinished(attempt_of(task));
     bool cancel_all = false;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -86,6 +110,18 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
       for (auto& t : tasks) t->Cancel();
     }
   };
+  auto responder = [&](runtime::Task& task, int64_t id, std::vector<runtime::OperatorSnapshotHandle> handles,
+                       const std::string& error) {
+    if (!error.empty()) {
+      coordinator->Decline(attempt_of(task), id, error);
+      return;
+    }
+    jobmanager::TaskAck ack;
+    for (auto& h : handles) ack.operators.push_back({h.uid, h.name, std::move(h.state)});
+    coordinator->Acknowledge(attempt_of(task), id, std::move(ack));
+  };
+  std::map<std::string, int> vertex_index;
+  for (int v = 0; v < job.vertices_size(); ++v) vertex_index[job.vertices(v).id()] = v;
   for (const proto::JobVertex& vertex : job.vertices()) {
     for (int s = 0; s < vertex.parallelism(); ++s) {
       std::vector<runtime::InputGate::ChannelSpec> channels;
@@ -116,15 +152,80 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
       info.max_parallelism = vertex.max_parallelism();
       info.buffer_timeout_ms = job.buffer_timeout_ms();
       info.config = std::map<std::string, std::string>(job.config().begin(), job.config().end());
+      info.vertex_id = vertex.id();
+      info.checkpointing.enabled = settings->enabled;
+      info.checkpointing.exactly_once = settings->exactly_once;
+      info.checkpointing.restore_directory = restore_dir;
       auto gate = channels.empty() ? nullptr : std::make_unique<runtime::InputGate>(std::move(channels));
       tasks.push_back(std::make_unique<runtime::Task>(std::move(info), vertex, graph, std::move(gate),
                                                       std::move(input_edges), std::move(outputs),
-                                                      on_state));
+                                                      on_state, responder));
+      task_vertex.push_back(vertex_index[vertex.id()]);
     }
+  }
+
+  // The same CheckpointCoordinator as the JobManager's, calling the tasks
+  // directly. (The embedded cluster does not restart failed jobs.)
+  std::vector<std::vector<int>> upstream(static_cast<size_t>(job.vertices_size()));
+  for (const auto& e : job.edges()) {
+    upstream[static_cast<size_t>(vertex_index[e.target_vertex()])].push_back(vertex_index[e.source_vertex()]);
+  }
+  std::map<std::string, runtime::Task*> by_attempt;
+  for (auto& t : tasks) by_attempt[attempt_of(*t)] = t.get();
+  jobmanager::CheckpointCoordinator::Hooks hooks;
+  hooks.targets = [&](std::vector<jobmanager::CheckpointCoordinator::Target>* trigger,
+                      std::vector<jobmanager::CheckpointCoordinator::Target>* ack) {
+    std::vector<bool> vertex_finished(static_cast<size_t>(job.vertices_size()), true);
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (tasks[i]->state() != ExecutionState::kFinished) vertex_finished[static_cast<size_t>(task_vertex[i])] = false;
+    }
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      ExecutionState st = tasks[i]->state();
+      if (st == ExecutionState::kFinished) continue;
+      if (st != ExecutionState::kRunning) return false;
+      jobmanager::CheckpointCoordinator::Target t{attempt_of(*tasks[i]), task_vertex[i], tasks[i]->info().subtask_index};
+      ack->push_back(t);
+      bool upstream_done = true;
+      for (int u : upstream[static_cast<size_t>(task_vertex[i])]) upstream_done &= vertex_finished[static_cast<size_t>(u)];
+      if (upstream_done) trigger->push_back(t);
+    }
+    return true;
+  };
+  hooks.trigger = [&](const jobmanager::CheckpointCoordinator::Target& t, int64_t id, int64_t ts,
+                      const std::string& dir, bool savepoint, bool stop, bool drain) {
+    runtime::CheckpointBarrier b;
+    b.id = id;
+    b.timestamp = ts;
+    b.directory = dir;
+    b.savepoint = savepoint;
+    by_attempt.at(t.attempt_id)->TriggerCheckpoint(std::move(b), stop, drain);
+  };
+  hooks.notify = [&](const std::vector<std::string>& attempts, int64_t id, bool completed) {
+    for (const auto& a : attempts) {
+      if (completed) {
+        by_attempt.at(a)->NotifyCheckpointComplete(id);
+      } else {
+        by_attempt.at(a)->NotifyCheckpointAborted(id);
+      }
+    }
+  };
+  hooks.fail_job = [&](const std::string& cause) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (failure.empty()) failure = cause;
+    }
+    for (auto& t : tasks) t->Cancel();
+  };
+  coordinator = std::make_unique<jobmanager::CheckpointCoordinator>(job, *settings, std::move(hooks));
+  int64_t restored_id = 0;
+  if (!restore_dir.empty()) {
+    auto metadata = checkpoint::ReadMetadata(restore_dir, nullptr);
+    if (metadata.ok()) restored_id = metadata->checkpoint_id();
   }
 
   running = static_cast<int>(tasks.size());
   for (auto& t : tasks) t->Start();
+  coordinator->Start(restored_id);
 
   // Sends partly filled buffers after the buffer timeout; waits for the tasks.
   {
@@ -141,8 +242,12 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
       }
     }
   }
+  coordinator->Stop();
   for (auto& t : tasks) t->Join();
   tasks.clear();
+  if (settings->enabled) {
+    (void)checkpoint::RemoveTree((std::filesystem::path(settings->checkpoints_dir) / job.job_id()).string());
+  }
 
   const auto runtime_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();

@@ -66,8 +66,9 @@ inline constexpr ConfigOption kStateBackendType{
     "State backend: 'hashmap' (in memory) or 'rocksdb'."};
 inline constexpr ConfigOption kCheckpointsDir{
     "state.checkpoints.dir", "",
-    "Directory (URI) checkpoints are written to; empty keeps them in the "
-    "JobManager's memory."};
+    "Directory (file:// URI or path) checkpoints are written to, shared by "
+    "the JobManager and every TaskManager; required when checkpointing is "
+    "enabled on a cluster."};
 inline constexpr ConfigOption kSavepointsDir{
     "state.savepoints.dir", "",
     "Default directory (URI) for savepoints when none is given."};
@@ -85,10 +86,44 @@ inline constexpr ConfigOption kCheckpointingMinPause{
     "Minimum pause between the end of one checkpoint and the start of the "
     "next."};
 
+inline constexpr ConfigOption kCheckpointingTolerableFailures{
+    "execution.checkpointing.tolerable-failed-checkpoints", "0",
+    "Number of consecutive failed checkpoints tolerated before the job fails."};
+inline constexpr ConfigOption kCheckpointingRetention{
+    "execution.checkpointing.externalized-checkpoint-retention", "DELETE_ON_CANCELLATION",
+    "Whether retained checkpoints survive a cancelled job: "
+    "DELETE_ON_CANCELLATION or RETAIN_ON_CANCELLATION (they always survive "
+    "a failed job)."};
+inline constexpr ConfigOption kCheckpointsNumRetained{
+    "state.checkpoints.num-retained", "1",
+    "Number of completed checkpoints kept; older ones are deleted."};
+inline constexpr ConfigOption kSavepointPath{
+    "execution.savepoint.path", "",
+    "Checkpoint or savepoint directory the job restores from (eddy run -s)."};
+inline constexpr ConfigOption kSavepointIgnoreUnclaimed{
+    "execution.savepoint.ignore-unclaimed-state", "false",
+    "Allow restoring a savepoint that holds state of operators the job no "
+    "longer has (eddy run --allowNonRestoredState)."};
+
 // --- Fault tolerance ---
 inline constexpr ConfigOption kRestartStrategyType{
-    "restart-strategy.type", "none",
-    "Restart strategy after a task failure, e.g. 'none', 'fixed-delay'."};
+    "restart-strategy.type", "",
+    "Restart strategy after a task failure: 'none', 'fixed-delay' or "
+    "'failure-rate'. Unset: fixed-delay when checkpointing is enabled, else "
+    "none."};
+inline constexpr ConfigOption kRestartFixedDelayAttempts{
+    "restart-strategy.fixed-delay.attempts", "2147483647",
+    "fixed-delay: number of restarts before the job fails."};
+inline constexpr ConfigOption kRestartFixedDelayDelay{
+    "restart-strategy.fixed-delay.delay", "1 s", "fixed-delay: pause before each restart."};
+inline constexpr ConfigOption kRestartFailureRateMaxFailures{
+    "restart-strategy.failure-rate.max-failures-per-interval", "1",
+    "failure-rate: most failures within one interval before the job fails."};
+inline constexpr ConfigOption kRestartFailureRateInterval{
+    "restart-strategy.failure-rate.failure-rate-interval", "1 min",
+    "failure-rate: the interval failures are counted over."};
+inline constexpr ConfigOption kRestartFailureRateDelay{
+    "restart-strategy.failure-rate.delay", "1 s", "failure-rate: pause before each restart."};
 inline constexpr ConfigOption kHeartbeatInterval{
     "heartbeat.interval", "1 s",
     "Interval between heartbeats from the JobManager to TaskManagers."};
@@ -132,7 +167,17 @@ inline constexpr ConfigOption kAllConfigOptions[] = {
     kCheckpointingMode,
     kCheckpointingTimeout,
     kCheckpointingMinPause,
+    kCheckpointingTolerableFailures,
+    kCheckpointingRetention,
+    kCheckpointsNumRetained,
+    kSavepointPath,
+    kSavepointIgnoreUnclaimed,
     kRestartStrategyType,
+    kRestartFixedDelayAttempts,
+    kRestartFixedDelayDelay,
+    kRestartFailureRateMaxFailures,
+    kRestartFailureRateInterval,
+    kRestartFailureRateDelay,
     kHeartbeatInterval,
     kHeartbeatTimeout,
     kLogDir,

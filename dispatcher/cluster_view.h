@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace eddy::dispatcher {
 
@@ -57,6 +58,41 @@ struct TaskManagerView {
   int free_slots = 0;
 };
 
+// One checkpoint or savepoint, as GET /jobs/:jid/checkpoints shows it.
+struct CheckpointView {
+  int64_t id = 0;
+  std::string status;              // IN_PROGRESS, COMPLETED, FAILED
+  bool savepoint = false;
+  int64_t trigger_timestamp = 0;   // epoch ms
+  int64_t latest_ack_timestamp = 0;
+  int64_t state_size = 0;          // bytes
+  int num_acknowledged = 0;
+  int num_subtasks = 0;
+  std::string external_path;
+  std::string failure;
+};
+
+struct CheckpointsView {
+  int64_t triggered = 0, in_progress = 0, completed = 0, failed = 0;
+  std::vector<CheckpointView> history;  // newest first
+  std::optional<CheckpointView> latest_completed, latest_savepoint, latest_failed;
+  // Configuration (GET /jobs/:jid/checkpoints/config).
+  bool enabled = false;
+  bool exactly_once = true;
+  int64_t interval_ms = 0, timeout_ms = 0, min_pause_ms = 0;
+  int max_concurrent = 1;
+  int tolerable_failures = 0;
+  bool retain_on_cancellation = false;
+  std::string checkpoints_dir, savepoints_dir;
+};
+
+// An asynchronous savepoint operation (POST /jobs/:jid/savepoints).
+struct SavepointOperationView {
+  bool completed = false;
+  std::string location;  // when completed successfully
+  std::string failure;   // when completed with an error
+};
+
 class ClusterView {
  public:
   virtual ~ClusterView() = default;
@@ -67,6 +103,21 @@ class ClusterView {
   virtual std::vector<TaskManagerView> TaskManagers() = 0;
   // The JobManager's effective configuration.
   virtual std::map<std::string, std::string> Configuration() = 0;
+
+  // ---- Checkpoints and savepoints (NotFound for unknown jobs) ----
+  virtual absl::StatusOr<CheckpointsView> Checkpoints(const std::string& job_id) {
+    return absl::UnimplementedError("checkpoints are not available");
+  }
+  // Starts a savepoint (with `stop`: stop-with-savepoint) and returns its
+  // trigger id at once.
+  virtual absl::StatusOr<std::string> TriggerSavepoint(const std::string& job_id, const std::string& target_dir,
+                                                       bool stop, bool drain) {
+    return absl::UnimplementedError("savepoints are not available");
+  }
+  virtual absl::StatusOr<SavepointOperationView> SavepointOperation(const std::string& job_id,
+                                                                    const std::string& trigger_id) {
+    return absl::UnimplementedError("savepoints are not available");
+  }
 };
 
 }  // namespace eddy::dispatcher

@@ -36,10 +36,17 @@ class Dispatcher final : public proto::DispatcherService::Service,
                       proto::JobStatusInfo* response) override;
   grpc::Status CancelJob(grpc::ServerContext* context, const proto::JobId* request,
                          proto::Empty* response) override;
+  grpc::Status TriggerSavepoint(grpc::ServerContext* context, const proto::SavepointRequest* request,
+                                proto::SavepointResponse* response) override;
+  grpc::Status DisposeSavepoint(grpc::ServerContext* context, const proto::DisposeSavepointRequest* request,
+                                proto::Empty* response) override;
   // JobMasterService
   grpc::Status UpdateTaskExecutionState(grpc::ServerContext* context,
                                         const proto::TaskExecutionState* request,
                                         proto::Empty* response) override;
+  grpc::Status AcknowledgeCheckpoint(grpc::ServerContext* context,
+                                     const proto::AcknowledgeCheckpointRequest* request,
+                                     proto::Empty* response) override;
 
   // ClusterView
   std::vector<JobView> Jobs() override;
@@ -47,6 +54,11 @@ class Dispatcher final : public proto::DispatcherService::Service,
   absl::Status CancelJob(const std::string& job_id) override;
   std::vector<TaskManagerView> TaskManagers() override;
   std::map<std::string, std::string> Configuration() override;
+  absl::StatusOr<CheckpointsView> Checkpoints(const std::string& job_id) override;
+  absl::StatusOr<std::string> TriggerSavepoint(const std::string& job_id, const std::string& target_dir, bool stop,
+                                               bool drain) override;
+  absl::StatusOr<SavepointOperationView> SavepointOperation(const std::string& job_id,
+                                                            const std::string& trigger_id) override;
 
   void OnTaskManagerLost(const std::string& resource_id, const std::string& address,
                          const std::string& reason);
@@ -61,6 +73,9 @@ class Dispatcher final : public proto::DispatcherService::Service,
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<jobmanager::JobMaster>> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // submission order
+  // Savepoint operations by (job id, trigger id); shared with their callbacks.
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<SavepointOperationView>> savepoints_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace eddy::dispatcher

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "eddy/version.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
@@ -70,6 +72,7 @@ struct Call {
   ClusterView& view;
   std::vector<std::string> path_params;
   const httplib::Params& query;
+  const std::string& body;
 };
 
 using Handler = Reply (*)(const Call&);
@@ -327,6 +330,163 @@ json TaskManagerJson(const TaskManagerView& tm) {
   };
 }
 
+// ---- Checkpoints and savepoints -------------------------------------------
+
+// Eddy writes every checkpoint and savepoint as files under
+// state.checkpoints.dir / state.savepoints.dir.
+constexpr char kCheckpointStorage[] = "FileSystemCheckpointStorage";
+// The "class" of a failed savepoint's failure-cause; Eddy has no exception
+// classes, so the concept's name stands in for Flink's Java class.
+constexpr char kCheckpointFailureClass[] = "CheckpointException";
+
+// Flink reports -1 for "no acknowledgement yet"; the view uses 0.
+int64_t LatestAck(const CheckpointView& c) {
+  return c.latest_ack_timestamp > 0 ? c.latest_ack_timestamp : -1;
+}
+
+// From the trigger to the latest acknowledgement, -1 before the first one
+// (Flink's AbstractCheckpointStats.getEndToEndDuration).
+int64_t EndToEndDuration(const CheckpointView& c) {
+  if (c.latest_ack_timestamp <= 0) return -1;
+  return std::max<int64_t>(0, c.latest_ack_timestamp - c.trigger_timestamp);
+}
+
+// One entry of Flink's CheckpointStatistics: "className" names the subtype
+// (completed, failed, in_progress), which adds external_path or
+// failure_message. Eddy snapshots are full, so checkpointed_size is the
+// state size; per-vertex "tasks" are not part of this overview, as in Flink.
+json CheckpointJson(const CheckpointView& c) {
+  const std::string status = Upper(c.status);
+  const std::string class_name = status == "COMPLETED" ? "completed"
+                                 : status == "FAILED"  ? "failed"
+                                                       : "in_progress";
+  json out{
+      {"className", class_name},
+      {"id", c.id},
+      {"status", status},
+      {"is_savepoint", c.savepoint},
+      {"checkpoint_type", c.savepoint ? "SAVEPOINT" : "CHECKPOINT"},
+      {"trigger_timestamp", c.trigger_timestamp},
+      {"latest_ack_timestamp", LatestAck(c)},
+      {"state_size", c.state_size},
+      {"checkpointed_size", c.state_size},
+      {"end_to_end_duration", EndToEndDuration(c)},
+      {"num_subtasks", c.num_subtasks},
+      {"num_acknowledged_subtasks", c.num_acknowledged},
+      {"tasks", json::object()},
+  };
+  if (class_name == "completed") {
+    out["external_path"] =
+        c.external_path.empty() ? json(nullptr) : json(c.external_path);
+  } else if (class_name == "failed") {
+    out["failure_message"] =
+        c.failure.empty() ? json(nullptr) : json(c.failure);
+  }
+  return out;
+}
+
+json OptionalCheckpointJson(const std::optional<CheckpointView>& c) {
+  return c.has_value() ? CheckpointJson(*c) : json(nullptr);
+}
+
+// Flink's StatsSummaryDto over `values`: min, max, the average in whole units
+// (Flink's is a long) and percentiles estimated as Commons Math's default
+// (legacy) Percentile does, which Flink uses. All zero without values.
+json StatsSummary(std::vector<int64_t> values) {
+  constexpr std::array<std::pair<const char*, double>, 5> kPercentiles = {
+      {{"p50", 50}, {"p90", 90}, {"p95", 95}, {"p99", 99}, {"p999", 99.9}}};
+  json out{{"min", 0}, {"max", 0}, {"avg", 0}};
+  for (const auto& [key, p] : kPercentiles) out[key] = 0.0;
+  if (values.empty()) return out;
+  std::sort(values.begin(), values.end());
+  int64_t sum = 0;
+  for (int64_t v : values) sum += v;
+  const auto n = static_cast<int64_t>(values.size());
+  out["min"] = values.front();
+  out["max"] = values.back();
+  out["avg"] = sum / n;
+  for (const auto& [key, p] : kPercentiles) {
+    const double pos = p * static_cast<double>(n + 1) / 100.0;
+    double value;
+    if (pos < 1) {
+      value = static_cast<double>(values.front());
+    } else if (pos >= static_cast<double>(n)) {
+      value = static_cast<double>(values.back());
+    } else {
+      const double whole = std::floor(pos);
+      const auto i = static_cast<size_t>(whole);
+      const auto lower = static_cast<double>(values[i - 1]);
+      const auto upper = static_cast<double>(values[i]);
+      value = lower + (pos - whole) * (upper - lower);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+// Flink's CheckpointingStatistics. The summary covers the completed
+// checkpoints and savepoints the view still holds in its history. Eddy does
+// not track restores yet, so "restored" is 0 and its latest entry null.
+json CheckpointingStatisticsJson(const CheckpointsView& c) {
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> durations;
+  json history = json::array();
+  for (const CheckpointView& entry : c.history) {
+    history.push_back(CheckpointJson(entry));
+    if (Upper(entry.status) != "COMPLETED") continue;
+    sizes.push_back(entry.state_size);
+    durations.push_back(std::max<int64_t>(0, EndToEndDuration(entry)));
+  }
+  json sizes_summary = StatsSummary(sizes);
+  return json{
+      {"counts",
+       {{"restored", 0},
+        {"total", c.triggered},
+        {"in_progress", c.in_progress},
+        {"completed", c.completed},
+        {"failed", c.failed}}},
+      {"summary",
+       {{"state_size", sizes_summary},
+        {"checkpointed_size", sizes_summary},
+        {"end_to_end_duration", StatsSummary(std::move(durations))}}},
+      {"latest",
+       {{"completed", OptionalCheckpointJson(c.latest_completed)},
+        {"savepoint", OptionalCheckpointJson(c.latest_savepoint)},
+        {"failed", OptionalCheckpointJson(c.latest_failed)},
+        {"restored", nullptr}}},
+      {"history", std::move(history)},
+  };
+}
+
+// Flink's CheckpointConfigInfo. Checkpoints are always written to files,
+// aligned, and without a changelog.
+json CheckpointConfigJson(const CheckpointsView& c) {
+  return json{
+      {"mode", c.exactly_once ? "exactly_once" : "at_least_once"},
+      {"interval", c.interval_ms},
+      {"timeout", c.timeout_ms},
+      {"min_pause", c.min_pause_ms},
+      {"max_concurrent", c.max_concurrent},
+      {"externalization",
+       {{"enabled", true},
+        {"delete_on_cancellation", !c.retain_on_cancellation}}},
+      {"checkpoint_storage", kCheckpointStorage},
+      {"unaligned_checkpoints", false},
+      {"tolerable_failed_checkpoints", c.tolerable_failures},
+      {"aligned_checkpoint_timeout", 0},
+      {"state_changelog_enabled", false},
+  };
+}
+
+// Flink's SerializedThrowable rendering, without "serialized-throwable"
+// (a serialized Java object that Eddy cannot produce).
+json FailureCauseJson(const std::string& message) {
+  return json{
+      {"class", kCheckpointFailureClass},
+      {"stack-trace", Cat({kCheckpointFailureClass, ": ", message})},
+  };
+}
+
 // ---- Handlers --------------------------------------------------------------
 
 Reply GetOverview(const Call& call) {
@@ -451,6 +611,211 @@ Reply GetJobExceptions(const Call& call) {
   return Reply{200, ExceptionsJson(*job), ""};
 }
 
+// A ClusterView error on job `id` as Flink's status codes.
+Reply ViewError(const absl::Status& status, const std::string& id,
+                std::string_view action) {
+  const std::string message(status.message());
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return JobNotFound(id);
+    case absl::StatusCode::kInvalidArgument:
+      return Error(400, Cat({"Bad request: ", message}));
+    case absl::StatusCode::kFailedPrecondition:
+      return Error(409, Cat({action, " failed: ", message}));
+    case absl::StatusCode::kUnimplemented:
+      return Error(501, Cat({action, " failed: ", message}));
+    default:
+      return Error(500, Cat({action, " failed: ", status.ToString()}));
+  }
+}
+
+// Reads a request body that must be a JSON object with only the `fields`
+// Flink's `type` has; an empty body counts as {} (as in Flink). Returns the
+// 400 reply on a malformed body.
+std::optional<Reply> ParseBody(const std::string& body, std::string_view type,
+                               std::initializer_list<std::string_view> fields,
+                               json* out) {
+  const auto bad = [&](std::string_view detail) {
+    return Error(400, Cat({"Bad request: the request body did not match the "
+                           "expected format ",
+                           type, ": ", detail}));
+  };
+  const bool blank = std::all_of(body.begin(), body.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0;
+  });
+  *out = blank ? json::object() : json::parse(body, nullptr, false);
+  if (out->is_discarded()) return bad("it is not valid JSON");
+  if (!out->is_object()) return bad("it is not a JSON object");
+  for (const auto& [key, value] : out->items()) {
+    if (std::find(fields.begin(), fields.end(), key) == fields.end()) {
+      return bad(Cat({"unknown field \"", Truncated(key), "\""}));
+    }
+  }
+  return std::nullopt;
+}
+
+// Optional body fields: absent or null leaves `*value` unchanged.
+std::optional<Reply> StringField(const json& body, std::string_view type,
+                                 const char* key, std::string* value) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    return Error(400, Cat({"Bad request: the request body did not match the "
+                           "expected format ",
+                           type, ": \"", key, "\" must be a string"}));
+  }
+  *value = it->get<std::string>();
+  return std::nullopt;
+}
+
+std::optional<Reply> BoolField(const json& body, std::string_view type,
+                               const char* key, bool* value) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) {
+    return Error(400, Cat({"Bad request: the request body did not match the "
+                           "expected format ",
+                           type, ": \"", key, "\" must be true or false"}));
+  }
+  *value = it->get<bool>();
+  return std::nullopt;
+}
+
+// Flink's optional "formatType" and "triggerId": Eddy has one savepoint
+// format, and trigger ids are always chosen by the JobManager.
+std::optional<Reply> CheckFormatAndTriggerId(const json& body,
+                                             std::string_view type) {
+  std::string format;
+  if (auto error = StringField(body, type, "formatType", &format)) return error;
+  if (!format.empty() && format != "CANONICAL" && format != "NATIVE") {
+    return Error(400,
+                 Cat({"Bad request: unknown formatType \"", Truncated(format),
+                      "\"; expected CANONICAL or NATIVE"}));
+  }
+  if (body.contains("triggerId") && !body["triggerId"].is_null()) {
+    return Error(400,
+                 "Bad request: \"triggerId\" is not supported; the reply's "
+                 "\"request-id\" names the operation");
+  }
+  return std::nullopt;
+}
+
+Reply StartSavepoint(const Call& call, const std::string& id,
+                     const std::string& target_dir, bool stop, bool drain) {
+  const absl::StatusOr<std::string> trigger =
+      call.view.TriggerSavepoint(id, target_dir, stop, drain);
+  if (!trigger.ok()) {
+    return ViewError(trigger.status(), id,
+                     stop ? "Stop with savepoint" : "Triggering the savepoint");
+  }
+  return Reply{202, json{{"request-id", *trigger}}, ""};
+}
+
+// POST /jobs/:jid/savepoints {"target-directory", "cancel-job"}: cancel-job
+// stops the job after the savepoint, without draining.
+Reply PostSavepoint(const Call& call) {
+  constexpr std::string_view kType = "SavepointTriggerRequestBody";
+  const std::optional<std::string> id = ParseJobId(call.path_params[0]);
+  if (!id.has_value()) return BadJobId(call.path_params[0]);
+  json body;
+  if (auto error = ParseBody(
+          call.body, kType,
+          {"target-directory", "cancel-job", "formatType", "triggerId"},
+          &body)) {
+    return *error;
+  }
+  std::string target_dir;
+  bool cancel = false;
+  if (auto error = StringField(body, kType, "target-directory", &target_dir)) {
+    return *error;
+  }
+  if (auto error = BoolField(body, kType, "cancel-job", &cancel)) return *error;
+  if (auto error = CheckFormatAndTriggerId(body, kType)) return *error;
+  return StartSavepoint(call, *id, target_dir, /*stop=*/cancel,
+                        /*drain=*/false);
+}
+
+// POST /jobs/:jid/stop {"targetDirectory", "drain"}; the operation is polled
+// on /jobs/:jid/savepoints/:triggerid, as in Flink.
+Reply PostStop(const Call& call) {
+  constexpr std::string_view kType = "StopWithSavepointRequestBody";
+  const std::optional<std::string> id = ParseJobId(call.path_params[0]);
+  if (!id.has_value()) return BadJobId(call.path_params[0]);
+  json body;
+  if (auto error = ParseBody(
+          call.body, kType,
+          {"targetDirectory", "drain", "formatType", "triggerId"}, &body)) {
+    return *error;
+  }
+  std::string target_dir;
+  bool drain = false;
+  if (auto error = StringField(body, kType, "targetDirectory", &target_dir)) {
+    return *error;
+  }
+  if (auto error = BoolField(body, kType, "drain", &drain)) return *error;
+  if (auto error = CheckFormatAndTriggerId(body, kType)) return *error;
+  return StartSavepoint(call, *id, target_dir, /*stop=*/true, drain);
+}
+
+// GET /jobs/:jid/savepoints/:triggerid: Flink's AsynchronousOperationResult
+// with a SavepointInfo (location, or failure-cause) once completed.
+Reply GetSavepointStatus(const Call& call) {
+  const std::optional<std::string> id = ParseJobId(call.path_params[0]);
+  if (!id.has_value()) return BadJobId(call.path_params[0]);
+  const std::string& trigger = call.path_params[1];
+  const absl::StatusOr<SavepointOperationView> op =
+      call.view.SavepointOperation(*id, trigger);
+  if (!op.ok()) {
+    if (op.status().code() != absl::StatusCode::kNotFound) {
+      return ViewError(op.status(), *id, "Querying the savepoint");
+    }
+    if (!call.view.Job(*id).has_value()) return JobNotFound(*id);
+    return Error(404, Cat({"There is no savepoint operation with triggerId=",
+                           Truncated(trigger), " for job ", *id, "."}));
+  }
+  if (!op->completed) {
+    return Reply{
+        200, json{{"status", {{"id", "IN_PROGRESS"}}}, {"operation", nullptr}},
+        ""};
+  }
+  json operation = json::object();
+  if (op->failure.empty()) {
+    operation["location"] = op->location;
+  } else {
+    operation["failure-cause"] = FailureCauseJson(op->failure);
+  }
+  return Reply{200,
+               json{{"status", {{"id", "COMPLETED"}}},
+                    {"operation", std::move(operation)}},
+               ""};
+}
+
+Reply GetCheckpoints(const Call& call) {
+  const std::optional<std::string> id = ParseJobId(call.path_params[0]);
+  if (!id.has_value()) return BadJobId(call.path_params[0]);
+  const absl::StatusOr<CheckpointsView> checkpoints =
+      call.view.Checkpoints(*id);
+  if (!checkpoints.ok()) {
+    return ViewError(checkpoints.status(), *id, "Checkpoint statistics");
+  }
+  return Reply{200, CheckpointingStatisticsJson(*checkpoints), ""};
+}
+
+Reply GetCheckpointConfig(const Call& call) {
+  const std::optional<std::string> id = ParseJobId(call.path_params[0]);
+  if (!id.has_value()) return BadJobId(call.path_params[0]);
+  const absl::StatusOr<CheckpointsView> checkpoints =
+      call.view.Checkpoints(*id);
+  if (!checkpoints.ok()) {
+    return ViewError(checkpoints.status(), *id, "Checkpoint configuration");
+  }
+  if (!checkpoints->enabled) {
+    return Error(
+        404, Cat({"Checkpointing is not enabled for this job (", *id, ")."}));
+  }
+  return Reply{200, CheckpointConfigJson(*checkpoints), ""};
+}
+
 Reply GetTaskManagers(const Call& call) {
   json tms = json::array();
   for (const TaskManagerView& tm : call.view.TaskManagers()) {
@@ -485,6 +850,13 @@ const std::vector<Route>& Routes() {
       {{"jobs", "overview"}, {{"GET", &GetJobsOverview}}},
       {{"jobs", ":jid"}, {{"GET", &GetJob}, {"PATCH", &PatchJob}}},
       {{"jobs", ":jid", "exceptions"}, {{"GET", &GetJobExceptions}}},
+      {{"jobs", ":jid", "checkpoints"}, {{"GET", &GetCheckpoints}}},
+      {{"jobs", ":jid", "checkpoints", "config"},
+       {{"GET", &GetCheckpointConfig}}},
+      {{"jobs", ":jid", "savepoints"}, {{"POST", &PostSavepoint}}},
+      {{"jobs", ":jid", "savepoints", ":triggerid"},
+       {{"GET", &GetSavepointStatus}}},
+      {{"jobs", ":jid", "stop"}, {{"POST", &PostStop}}},
       {{"taskmanagers"}, {{"GET", &GetTaskManagers}}},
       {{"taskmanagers", ":tmid"}, {{"GET", &GetTaskManager}}},
   };
@@ -513,7 +885,8 @@ std::optional<std::vector<std::string_view>> Segments(std::string_view path) {
 }
 
 Reply Dispatch(ClusterView& view, std::string_view method,
-               std::string_view path, const httplib::Params& query) {
+               std::string_view path, const httplib::Params& query,
+               const std::string& body) {
   const auto not_found = [&] { return Error(404, Cat({"Not found: ", path})); };
   const std::optional<std::vector<std::string_view>> segments = Segments(path);
   if (!segments.has_value()) return not_found();
@@ -537,7 +910,9 @@ Reply Dispatch(ClusterView& view, std::string_view method,
     const std::string_view effective = method == "HEAD" ? "GET" : method;
     if (method == "OPTIONS") return Reply{200, json::object(), allow};
     for (const auto& [m, handler] : route.methods) {
-      if (m == effective) return handler(Call{view, std::move(params), query});
+      if (m == effective) {
+        return handler(Call{view, std::move(params), query, body});
+      }
     }
     Reply reply = Error(405, Cat({"Method ", method, " is not allowed for ",
                                   path, "; allowed: ", allow}));
@@ -559,7 +934,7 @@ void Render(const Reply& reply, httplib::Response& res) {
 void Handle(ClusterView& view, const httplib::Request& req,
             httplib::Response& res) {
   try {
-    Render(Dispatch(view, req.method, req.path, req.params), res);
+    Render(Dispatch(view, req.method, req.path, req.params, req.body), res);
   } catch (const std::exception& e) {
     spdlog::error("REST {} {} failed: {}", req.method, req.path, e.what());
     Render(Error(500, Cat({"Internal server error: ", e.what()})), res);

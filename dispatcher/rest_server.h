@@ -1,6 +1,7 @@
 // The JobManager's REST endpoint: Flink's monitoring API (paths under /v1 and
-// without it, Flink's JSON field names) rendered from a ClusterView, so that
-// curl scripts and tools written for Flink's REST API work against Eddy.
+// without it, Flink's JSON field names) rendered from a ClusterView, plus
+// cancellation, savepoints and stop-with-savepoint, so that curl scripts and
+// tools written for Flink's REST API work against Eddy.
 #pragma once
 
 #include <memory>

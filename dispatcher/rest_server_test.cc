@@ -1,6 +1,7 @@
 // Tests for RestServer: every endpoint's Flink field names and values against a
-// fake ClusterView, the error bodies (400/404/405/409), cancellation reaching
-// the view, malformed and concurrent requests, and bind errors.
+// fake ClusterView, the error bodies (400/404/405/409), cancellation and
+// savepoint requests reaching the view, checkpoint statistics, malformed and
+// concurrent requests, and bind errors.
 #include "dispatcher/rest_server.h"
 
 #include <arpa/inet.h>
@@ -15,10 +16,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "eddy/version.h"
@@ -97,6 +100,85 @@ JobView MakeFailedJob() {
   return job;
 }
 
+// Trigger ids of savepoint operations the fake knows from the start.
+constexpr char kDoneTrigger[] = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
+constexpr char kFailedTrigger[] = "fa11fa11fa11fa11fa11fa11fa11fa11";
+constexpr char kUnknownTrigger[] = "00000000000000000000000000000000";
+
+CheckpointView MakeCheckpoint(int64_t id, std::string status, bool savepoint,
+                              int64_t trigger, int64_t ack, int64_t size,
+                              int acked, std::string path,
+                              std::string failure = "") {
+  CheckpointView c;
+  c.id = id;
+  c.status = std::move(status);
+  c.savepoint = savepoint;
+  c.trigger_timestamp = trigger;
+  c.latest_ack_timestamp = ack;
+  c.state_size = size;
+  c.num_acknowledged = acked;
+  c.num_subtasks = 4;
+  c.external_path = std::move(path);
+  c.failure = std::move(failure);
+  return c;
+}
+
+// Six checkpoints of the running job, newest first: one in progress, four
+// completed (one a savepoint), one failed.
+CheckpointsView MakeRunningJobCheckpoints() {
+  CheckpointsView v;
+  v.triggered = 6;
+  v.in_progress = 1;
+  v.completed = 4;
+  v.failed = 1;
+  v.history = {
+      MakeCheckpoint(6, "IN_PROGRESS", false, 12000, 0, 0, 0, "/cp/chk-6"),
+      MakeCheckpoint(5, "COMPLETED", false, 10000, 10400, 500, 4, "/cp/chk-5"),
+      MakeCheckpoint(4, "COMPLETED", true, 8000, 8300, 700, 4,
+                     "/sp/savepoint-4"),
+      MakeCheckpoint(3, "FAILED", false, 6000, 6100, 0, 2, "/cp/chk-3",
+                     "Checkpoint expired before completing."),
+      MakeCheckpoint(2, "COMPLETED", false, 4000, 4500, 300, 4, "/cp/chk-2"),
+      MakeCheckpoint(1, "COMPLETED", false, 2000, 2200, 100, 4, "/cp/chk-1"),
+  };
+  v.latest_completed = v.history[1];
+  v.latest_savepoint = v.history[2];
+  v.latest_failed = v.history[3];
+  v.enabled = true;
+  v.exactly_once = true;
+  v.interval_ms = 60000;
+  v.timeout_ms = 600000;
+  v.min_pause_ms = 500;
+  v.max_concurrent = 1;
+  v.tolerable_failures = 3;
+  v.retain_on_cancellation = true;
+  v.checkpoints_dir = "/cp";
+  v.savepoints_dir = "/sp";
+  return v;
+}
+
+CheckpointsView MakeAtLeastOnceCheckpoints() {
+  CheckpointsView v;
+  v.enabled = true;
+  v.exactly_once = false;
+  v.interval_ms = 1000;
+  v.timeout_ms = 20000;
+  v.min_pause_ms = 0;
+  v.max_concurrent = 1;
+  v.tolerable_failures = 0;
+  v.retain_on_cancellation = false;
+  return v;
+}
+
+// A savepoint or stop request as the view received it.
+struct SavepointCall {
+  std::string job_id;
+  std::string target_dir;
+  bool stop = false;
+  bool drain = false;
+  bool operator==(const SavepointCall&) const = default;
+};
+
 // Two TaskManagers, five jobs; records cancellations and counts calls.
 class FakeClusterView : public ClusterView {
  public:
@@ -109,6 +191,17 @@ class FakeClusterView : public ClusterView {
     tms_ = {
         TaskManagerView{"tm-1", "127.0.0.1:6124", 6125, 1700000000123, 4, 1},
         TaskManagerView{"tm-2", "127.0.0.1:6130", 6131, 1700000000456, 4, 4}};
+    // The other jobs have checkpointing disabled.
+    checkpoints_[kRunningJob] = MakeRunningJobCheckpoints();
+    checkpoints_[kCreatedJob] = MakeAtLeastOnceCheckpoints();
+    SavepointOperationView done;
+    done.completed = true;
+    done.location = "/sp/savepoint-012345-abcdef";
+    operations_[{kRunningJob, kDoneTrigger}] = done;
+    SavepointOperationView failed;
+    failed.completed = true;
+    failed.failure = "savepoint 7 failed: Task Map (1/4) declined";
+    operations_[{kRunningJob, kFailedTrigger}] = failed;
   }
 
   std::vector<JobView> Jobs() override {
@@ -149,6 +242,54 @@ class FakeClusterView : public ClusterView {
   std::map<std::string, std::string> Configuration() override {
     return {{"jobmanager.rpc.port", "6123"}, {"rest.port", "8081"}};
   }
+  absl::StatusOr<CheckpointsView> Checkpoints(
+      const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    if (!HasJob(job_id)) return absl::NotFoundError("no such job");
+    const auto it = checkpoints_.find(job_id);
+    return it == checkpoints_.end() ? CheckpointsView{} : it->second;
+  }
+  // Terminal jobs refuse savepoints; others get a new in-progress operation.
+  absl::StatusOr<std::string> TriggerSavepoint(const std::string& job_id,
+                                               const std::string& target_dir,
+                                               bool stop, bool drain) override {
+    absl::MutexLock lock(&mu_);
+    for (const JobView& job : jobs_) {
+      if (job.id != job_id) continue;
+      if (job.state == "FINISHED" || job.state == "FAILED" ||
+          job.state == "CANCELED") {
+        return absl::FailedPreconditionError(
+            absl::StrCat("job ", job_id, " is ", job.state));
+      }
+      savepoint_calls_.push_back(
+          SavepointCall{job_id, target_dir, stop, drain});
+      const std::string trigger =
+          absl::StrCat("7a1c", std::string(26, '0'), 10 + next_trigger_++);
+      operations_[{job_id, trigger}] = SavepointOperationView{};
+      return trigger;
+    }
+    return absl::NotFoundError("no such job");
+  }
+  absl::StatusOr<SavepointOperationView> SavepointOperation(
+      const std::string& job_id, const std::string& trigger_id) override {
+    absl::MutexLock lock(&mu_);
+    const auto it = operations_.find({job_id, trigger_id});
+    if (it == operations_.end()) return absl::NotFoundError("no such trigger");
+    return it->second;
+  }
+
+  void CompleteSavepoint(const std::string& job_id,
+                         const std::string& trigger_id,
+                         const std::string& location) {
+    absl::MutexLock lock(&mu_);
+    SavepointOperationView& op = operations_[{job_id, trigger_id}];
+    op.completed = true;
+    op.location = location;
+  }
+  std::vector<SavepointCall> savepoint_calls() {
+    absl::MutexLock lock(&mu_);
+    return savepoint_calls_;
+  }
 
   std::vector<std::string> cancelled() {
     absl::MutexLock lock(&mu_);
@@ -160,11 +301,23 @@ class FakeClusterView : public ClusterView {
   }
 
  private:
+  bool HasJob(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const JobView& job : jobs_) {
+      if (job.id == job_id) return true;
+    }
+    return false;
+  }
+
   absl::Mutex mu_;
   std::vector<JobView> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<TaskManagerView> tms_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancelled_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, CheckpointsView> checkpoints_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, SavepointOperationView>
+      operations_ ABSL_GUARDED_BY(mu_);
+  std::vector<SavepointCall> savepoint_calls_ ABSL_GUARDED_BY(mu_);
+  int next_trigger_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class RestServerTest : public ::testing::Test {
@@ -192,6 +345,20 @@ class RestServerTest : public ::testing::Test {
       return json();
     }
     EXPECT_EQ(res->status, status) << path << ": " << res->body;
+    EXPECT_THAT(res->get_header_value("Content-Type"),
+                StartsWith("application/json"));
+    return json::parse(res->body);
+  }
+
+  // POSTs `body` to `path`, expecting `status` and a JSON body.
+  json Post(const std::string& path, const std::string& body, int status) {
+    httplib::Result res = NewClient()->Post(path, body, "application/json");
+    if (!res) {
+      ADD_FAILURE() << "POST " << path
+                    << " failed: " << httplib::to_string(res.error());
+      return json();
+    }
+    EXPECT_EQ(res->status, status) << path << " " << body << ": " << res->body;
     EXPECT_THAT(res->get_header_value("Content-Type"),
                 StartsWith("application/json"));
     return json::parse(res->body);
@@ -517,6 +684,321 @@ TEST_F(RestServerTest, OneTaskManager) {
   const json missing = Get("/taskmanagers/tm-9", 404);
   ASSERT_EQ(missing["errors"].size(), 1u);
   EXPECT_THAT(missing["errors"][0].get<std::string>(), HasSubstr("tm-9"));
+}
+
+// ---- Checkpoints
+// -------------------------------------------------------------
+
+TEST_F(RestServerTest, CheckpointStatistics) {
+  const json body = Get(absl::StrCat("/jobs/", kRunningJob, "/checkpoints"));
+  EXPECT_EQ(body["counts"], json::parse(R"({"restored":0,"total":6,
+      "in_progress":1,"completed":4,"failed":1})"));
+
+  // Completed state sizes 500, 700, 300, 100 and durations 400, 300, 500,
+  // 200 (ack - trigger). Legacy percentile: position p*(n+1)/100, so p50
+  // lies half-way between the 2nd and 3rd smallest; p90 and up clamp to max.
+  const json& summary = body["summary"];
+  EXPECT_EQ(summary["state_size"],
+            json::parse(R"({"min":100,"max":700,"avg":400,"p50":400.0,
+                "p90":700.0,"p95":700.0,"p99":700.0,"p999":700.0})"));
+  EXPECT_EQ(summary["checkpointed_size"], summary["state_size"]);
+  EXPECT_EQ(summary["end_to_end_duration"],
+            json::parse(R"({"min":200,"max":500,"avg":350,"p50":350.0,
+                "p90":500.0,"p95":500.0,"p99":500.0,"p999":500.0})"));
+
+  const json completed = json::parse(R"({"className":"completed","id":5,
+      "status":"COMPLETED","is_savepoint":false,"checkpoint_type":"CHECKPOINT",
+      "trigger_timestamp":10000,"latest_ack_timestamp":10400,"state_size":500,
+      "checkpointed_size":500,"end_to_end_duration":400,"num_subtasks":4,
+      "num_acknowledged_subtasks":4,"tasks":{},"external_path":"/cp/chk-5"})");
+  const json savepoint = json::parse(R"({"className":"completed","id":4,
+      "status":"COMPLETED","is_savepoint":true,"checkpoint_type":"SAVEPOINT",
+      "trigger_timestamp":8000,"latest_ack_timestamp":8300,"state_size":700,
+      "checkpointed_size":700,"end_to_end_duration":300,"num_subtasks":4,
+      "num_acknowledged_subtasks":4,"tasks":{},
+      "external_path":"/sp/savepoint-4"})");
+  const json failed = json::parse(R"({"className":"failed","id":3,
+      "status":"FAILED","is_savepoint":false,"checkpoint_type":"CHECKPOINT",
+      "trigger_timestamp":6000,"latest_ack_timestamp":6100,"state_size":0,
+      "checkpointed_size":0,"end_to_end_duration":100,"num_subtasks":4,
+      "num_acknowledged_subtasks":2,"tasks":{},
+      "failure_message":"Checkpoint expired before completing."})");
+  // No acknowledgement yet: Flink shows -1 for the time and the duration.
+  const json in_progress = json::parse(R"({"className":"in_progress","id":6,
+      "status":"IN_PROGRESS","is_savepoint":false,"checkpoint_type":"CHECKPOINT",
+      "trigger_timestamp":12000,"latest_ack_timestamp":-1,"state_size":0,
+      "checkpointed_size":0,"end_to_end_duration":-1,"num_subtasks":4,
+      "num_acknowledged_subtasks":0,"tasks":{}})");
+
+  const json& latest = body["latest"];
+  EXPECT_EQ(latest["completed"], completed);
+  EXPECT_EQ(latest["savepoint"], savepoint);
+  EXPECT_EQ(latest["failed"], failed);
+  EXPECT_TRUE(latest["restored"].is_null());
+  ASSERT_TRUE(latest.contains("restored"));
+
+  const json& history = body["history"];
+  ASSERT_EQ(history.size(), 6u);
+  EXPECT_EQ(history[0], in_progress);
+  EXPECT_EQ(history[1], completed);
+  EXPECT_EQ(history[2], savepoint);
+  EXPECT_EQ(history[3], failed);
+  EXPECT_EQ(history[5]["id"], 1);
+  EXPECT_EQ(history[5]["end_to_end_duration"], 200);
+  EXPECT_EQ(history[5]["external_path"], "/cp/chk-1");
+
+  EXPECT_EQ(Get(absl::StrCat("/v1/jobs/", kRunningJob, "/checkpoints/")), body);
+}
+
+TEST_F(RestServerTest, CheckpointStatisticsWithoutCheckpoints) {
+  EXPECT_EQ(Get(absl::StrCat("/jobs/", kFinishedJob, "/checkpoints")),
+            json::parse(R"({
+      "counts":{"restored":0,"total":0,"in_progress":0,"completed":0,"failed":0},
+      "summary":{
+        "state_size":{"min":0,"max":0,"avg":0,"p50":0.0,"p90":0.0,"p95":0.0,
+                      "p99":0.0,"p999":0.0},
+        "checkpointed_size":{"min":0,"max":0,"avg":0,"p50":0.0,"p90":0.0,
+                             "p95":0.0,"p99":0.0,"p999":0.0},
+        "end_to_end_duration":{"min":0,"max":0,"avg":0,"p50":0.0,"p90":0.0,
+                               "p95":0.0,"p99":0.0,"p999":0.0}},
+      "latest":{"completed":null,"savepoint":null,"failed":null,"restored":null},
+      "history":[]})"));
+}
+
+TEST_F(RestServerTest, CheckpointConfig) {
+  EXPECT_EQ(Get(absl::StrCat("/jobs/", kRunningJob, "/checkpoints/config")),
+            json::parse(R"({"mode":"exactly_once","interval":60000,
+                "timeout":600000,"min_pause":500,"max_concurrent":1,
+                "externalization":{"enabled":true,"delete_on_cancellation":false},
+                "checkpoint_storage":"FileSystemCheckpointStorage",
+                "unaligned_checkpoints":false,"tolerable_failed_checkpoints":3,
+                "aligned_checkpoint_timeout":0,"state_changelog_enabled":false})"));
+  const json other =
+      Get(absl::StrCat("/v1/jobs/", kCreatedJob, "/checkpoints/config"));
+  EXPECT_EQ(other["mode"], "at_least_once");
+  EXPECT_EQ(other["interval"], 1000);
+  EXPECT_EQ(other["timeout"], 20000);
+  EXPECT_EQ(other["min_pause"], 0);
+  EXPECT_EQ(other["tolerable_failed_checkpoints"], 0);
+  EXPECT_EQ(other["externalization"]["delete_on_cancellation"], true);
+}
+
+TEST_F(RestServerTest, CheckpointConfigWithCheckpointingDisabledIs404) {
+  EXPECT_EQ(
+      Get(absl::StrCat("/jobs/", kFinishedJob, "/checkpoints/config"), 404),
+      json::parse(absl::StrCat(
+          R"({"errors":["Checkpointing is not enabled for this job ()",
+          kFinishedJob, R"()."]})")));
+}
+
+TEST_F(RestServerTest, CheckpointsOfUnknownOrMalformedJob) {
+  for (const char* suffix : {"/checkpoints", "/checkpoints/config"}) {
+    EXPECT_EQ(
+        Get(absl::StrCat("/jobs/", kUnknownJob, suffix), 404)["errors"][0],
+        absl::StrCat("Job ", kUnknownJob, " not found"))
+        << suffix;
+    EXPECT_THAT(Get(absl::StrCat("/jobs/nothex", suffix), 400)["errors"][0]
+                    .get<std::string>(),
+                HasSubstr("JobID"))
+        << suffix;
+  }
+}
+
+// ---- Savepoints and stop
+// -----------------------------------------------------
+
+TEST_F(RestServerTest, TriggerSavepoint) {
+  const json first =
+      Post(absl::StrCat("/jobs/", kRunningJob, "/savepoints"),
+           R"({"target-directory":"/tmp/sp","cancel-job":false})", 202);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(first["request-id"].is_string());
+  // cancel-job stops the job after the savepoint, without draining.
+  const json second =
+      Post(absl::StrCat("/v1/jobs/", kRunningJob, "/savepoints"),
+           R"({"target-directory":"/tmp/sp2","cancel-job":true,
+               "formatType":"CANONICAL"})",
+           202);
+  // An empty body and nulls mean the defaults (state.savepoints.dir).
+  Post(absl::StrCat("/jobs/", kCreatedJob, "/savepoints"), "", 202);
+  Post(absl::StrCat("/jobs/", kCreatedJob, "/savepoints"),
+       R"({"target-directory":null,"cancel-job":null,"triggerId":null})", 202);
+  EXPECT_NE(first["request-id"], second["request-id"]);
+  EXPECT_THAT(view_.savepoint_calls(),
+              ElementsAre(SavepointCall{kRunningJob, "/tmp/sp", false, false},
+                          SavepointCall{kRunningJob, "/tmp/sp2", true, false},
+                          SavepointCall{kCreatedJob, "", false, false},
+                          SavepointCall{kCreatedJob, "", false, false}));
+}
+
+TEST_F(RestServerTest, StopWithSavepoint) {
+  Post(absl::StrCat("/jobs/", kRunningJob, "/stop"),
+       R"({"targetDirectory":"/tmp/sp","drain":true})", 202);
+  Post(absl::StrCat("/jobs/", kRunningJob, "/stop"), "{}", 202);
+  Post(absl::StrCat("/jobs/", kRunningJob, "/stop"),
+       R"({"drain":false,"formatType":"NATIVE"})", 202);
+  EXPECT_THAT(view_.savepoint_calls(),
+              ElementsAre(SavepointCall{kRunningJob, "/tmp/sp", true, true},
+                          SavepointCall{kRunningJob, "", true, false},
+                          SavepointCall{kRunningJob, "", true, false}));
+}
+
+TEST_F(RestServerTest, SavepointStatusIsPolledUntilCompleted) {
+  // As in Flink, a stop's operation is polled on the savepoints path.
+  const std::string trigger = Post(absl::StrCat("/jobs/", kRunningJob, "/stop"),
+                                   "{}", 202)["request-id"];
+  const std::string status_path =
+      absl::StrCat("/jobs/", kRunningJob, "/savepoints/", trigger);
+  EXPECT_EQ(Get(status_path),
+            json::parse(R"({"status":{"id":"IN_PROGRESS"},"operation":null})"));
+  view_.CompleteSavepoint(kRunningJob, trigger, "/tmp/sp/savepoint-0123-4567");
+  EXPECT_EQ(Get(status_path), json::parse(R"({"status":{"id":"COMPLETED"},
+                "operation":{"location":"/tmp/sp/savepoint-0123-4567"}})"));
+  EXPECT_EQ(Get(absl::StrCat("/v1", status_path, "/")), Get(status_path));
+}
+
+TEST_F(RestServerTest, CompletedAndFailedSavepointStatus) {
+  EXPECT_EQ(
+      Get(absl::StrCat("/jobs/", kRunningJob, "/savepoints/", kDoneTrigger)),
+      json::parse(R"({"status":{"id":"COMPLETED"},
+          "operation":{"location":"/sp/savepoint-012345-abcdef"}})"));
+  EXPECT_EQ(
+      Get(absl::StrCat("/jobs/", kRunningJob, "/savepoints/", kFailedTrigger)),
+      json::parse(R"({"status":{"id":"COMPLETED"},
+          "operation":{"failure-cause":{"class":"CheckpointException",
+          "stack-trace":"CheckpointException: savepoint 7 failed: Task Map (1/4) declined"}}})"));
+}
+
+TEST_F(RestServerTest, SavepointsOfUnknownJobsAndTriggersAre404) {
+  const std::string job_not_found =
+      absl::StrCat("Job ", kUnknownJob, " not found");
+  EXPECT_EQ(Post(absl::StrCat("/jobs/", kUnknownJob, "/savepoints"), "{}",
+                 404)["errors"][0],
+            job_not_found);
+  EXPECT_EQ(Post(absl::StrCat("/jobs/", kUnknownJob, "/stop"), "{}",
+                 404)["errors"][0],
+            job_not_found);
+  EXPECT_EQ(
+      Get(absl::StrCat("/jobs/", kUnknownJob, "/savepoints/", kDoneTrigger),
+          404)["errors"][0],
+      job_not_found);
+  EXPECT_EQ(
+      Get(absl::StrCat("/jobs/", kRunningJob, "/savepoints/", kUnknownTrigger),
+          404)["errors"][0],
+      absl::StrCat("There is no savepoint operation with triggerId=",
+                   kUnknownTrigger, " for job ", kRunningJob, "."));
+  // A trigger belongs to its job.
+  EXPECT_EQ(
+      Get(absl::StrCat("/jobs/", kCreatedJob, "/savepoints/", kDoneTrigger),
+          404)["errors"][0],
+      absl::StrCat("There is no savepoint operation with triggerId=",
+                   kDoneTrigger, " for job ", kCreatedJob, "."));
+  EXPECT_TRUE(view_.savepoint_calls().empty());
+}
+
+TEST_F(RestServerTest, SavepointOfTerminalJobIs409) {
+  const json body =
+      Post(absl::StrCat("/jobs/", kFinishedJob, "/savepoints"), "{}", 409);
+  ASSERT_EQ(body["errors"].size(), 1u);
+  EXPECT_THAT(body["errors"][0].get<std::string>(), HasSubstr("is FINISHED"));
+  Post(absl::StrCat("/jobs/", kCanceledJob, "/stop"), "{}", 409);
+}
+
+TEST_F(RestServerTest, MalformedSavepointRequestsAre400) {
+  const std::string savepoints =
+      absl::StrCat("/jobs/", kRunningJob, "/savepoints");
+  const std::string stop = absl::StrCat("/jobs/", kRunningJob, "/stop");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {savepoints, "{"},
+      {savepoints, "not json"},
+      {savepoints, "[]"},
+      {savepoints, "\"/tmp/sp\""},
+      {savepoints, R"({"cancel-job":"yes"})"},
+      {savepoints, R"({"target-directory":5})"},
+      {savepoints, R"({"targetDirectory":"/tmp/sp"})"},  // the stop spelling
+      {savepoints, R"({"formatType":"ZIP"})"},
+      {savepoints, R"({"triggerId":"abc"})"},
+      {stop, "{"},
+      {stop, R"({"drain":1})"},
+      {stop, R"({"targetDirectory":["/tmp"]})"},
+      {stop, R"({"target-directory":"/tmp/sp"})"},  // the savepoint spelling
+      {stop, R"({"drain":true,"cancel-job":true})"},
+  };
+  for (const auto& [path, body] : cases) {
+    const json reply = Post(path, body, 400);
+    ASSERT_EQ(reply["errors"].size(), 1u) << path << " " << body;
+    EXPECT_THAT(reply["errors"][0].get<std::string>(),
+                StartsWith("Bad request"))
+        << path << " " << body;
+  }
+  EXPECT_THAT(Post(savepoints, R"({"cancel-job":"yes"})", 400)["errors"][0]
+                  .get<std::string>(),
+              HasSubstr("\"cancel-job\" must be true or false"));
+  EXPECT_THAT(
+      Post(stop, R"({"bogus":1})", 400)["errors"][0].get<std::string>(),
+      HasSubstr("StopWithSavepointRequestBody: unknown field \"bogus\""));
+  Post("/jobs/nothex/savepoints", "{}", 400);
+  Post("/jobs/nothex/stop", "{}", 400);
+  EXPECT_TRUE(view_.savepoint_calls().empty());
+  ExpectAlive();
+}
+
+TEST_F(RestServerTest, SavepointEndpointsCheckTheMethod) {
+  auto client = NewClient();
+  httplib::Result res =
+      client->Get(absl::StrCat("/jobs/", kRunningJob, "/savepoints"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "POST");
+  res = client->Get(absl::StrCat("/jobs/", kRunningJob, "/stop"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  res = client->Post(
+      absl::StrCat("/jobs/", kRunningJob, "/savepoints/", kDoneTrigger), "{}",
+      "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "GET");
+  res = client->Post(absl::StrCat("/jobs/", kRunningJob, "/checkpoints"), "{}",
+                     "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_TRUE(view_.savepoint_calls().empty());
+}
+
+// A view without checkpoint support (the ClusterView defaults).
+class ViewWithoutCheckpoints : public ClusterView {
+ public:
+  std::vector<JobView> Jobs() override { return {MakeRunningJob()}; }
+  std::optional<JobView> Job(const std::string&) override {
+    return MakeRunningJob();
+  }
+  absl::Status CancelJob(const std::string&) override {
+    return absl::OkStatus();
+  }
+  std::vector<TaskManagerView> TaskManagers() override { return {}; }
+  std::map<std::string, std::string> Configuration() override { return {}; }
+};
+
+TEST(RestServerWithoutCheckpointsTest, CheckpointEndpointsAre501) {
+  ViewWithoutCheckpoints view;
+  RestServer server(&view, "127.0.0.1", 0);
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+  for (const std::string& path :
+       {absl::StrCat("/jobs/", kRunningJob, "/checkpoints"),
+        absl::StrCat("/jobs/", kRunningJob, "/checkpoints/config"),
+        absl::StrCat("/jobs/", kRunningJob, "/savepoints/", kDoneTrigger)}) {
+    httplib::Result res = client.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 501) << path;
+    EXPECT_EQ(json::parse(res->body)["errors"].size(), 1u) << path;
+  }
+  httplib::Result res =
+      client.Post(absl::StrCat("/jobs/", kRunningJob, "/savepoints"), "{}",
+                  "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 501);
 }
 
 TEST_F(RestServerTest, UnknownPathIs404) {

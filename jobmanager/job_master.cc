@@ -3,9 +3,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "checkpoint/storage.h"
+#include "common/config_options.h"
 #include "common/process.h"
 #include "eddy/ids.h"
 #include "spdlog/spdlog.h"
@@ -22,13 +27,18 @@ bool IsTerminalJobState(const std::string& s) {
 }  // namespace
 
 JobMaster::JobMaster(proto::JobGraph job, std::string library_digest, ResourceManager* resource_manager,
-                     std::chrono::milliseconds slot_request_timeout)
+                     std::chrono::milliseconds slot_request_timeout, Configuration config)
     : job_(std::move(job)),
       library_digest_(std::move(library_digest)),
       resource_manager_(resource_manager),
-      slot_request_timeout_(slot_request_timeout) {
+      slot_request_timeout_(slot_request_timeout),
+      config_(std::move(config)) {
   start_time_ = EpochMillis();
   state_timestamps_["CREATED"] = start_time_;
+  std::map<std::string, int> index;
+  for (int v = 0; v < job_.vertices_size(); ++v) index[job_.vertices(v).id()] = v;
+  upstream_.resize(static_cast<size_t>(job_.vertices_size()));
+  for (const auto& e : job_.edges()) upstream_[static_cast<size_t>(index[e.target_vertex()])].push_back(index[e.source_vertex()]);
   for (int v = 0; v < job_.vertices_size(); ++v) {
     for (int s = 0; s < job_.vertices(v).parallelism(); ++s) {
       Execution e;
@@ -41,10 +51,20 @@ JobMaster::JobMaster(proto::JobGraph job, std::string library_digest, ResourceMa
 }
 
 JobMaster::~JobMaster() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!IsTerminalJobState(state_)) {
+      state_ = "CANCELLING";
+      CancelExecutionsLocked();
+      FinishLocked("CANCELED");
+    }
+  }
+  cv_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
+  if (coordinator_) coordinator_->Stop();
 }
 
-void JobMaster::Start() { scheduler_ = std::thread([this] { Schedule(); }); }
+void JobMaster::Start() { scheduler_ = std::thread([this] { Run(); }); }
 
 std::string JobMaster::TaskName(const Execution& e) const {
   const auto& v = job_.vertices(e.vertex);
@@ -61,6 +81,12 @@ proto::TaskDeploymentDescriptor JobMaster::Deployment(const Execution& e,
   tdd.set_subtask_index(e.subtask);
   tdd.set_attempt_id(e.attempt_id);
   tdd.set_slot_index(e.slot->slot_index);
+  tdd.set_attempt_number(attempt_number_);
+  if (settings_) {
+    tdd.mutable_checkpointing()->set_enabled(settings_->enabled);
+    tdd.mutable_checkpointing()->set_exactly_once(settings_->exactly_once);
+  }
+  tdd.mutable_checkpointing()->set_restore_directory(restore_dir_);
   std::map<std::string, int> parallelism;
   for (const auto& v : job_.vertices()) parallelism[v.id()] = v.parallelism();
   for (int i = 0; i < job_.edges_size(); ++i) {
@@ -90,15 +116,171 @@ proto::TaskDeploymentDescriptor JobMaster::Deployment(const Execution& e,
   return tdd;
 }
 
-void JobMaster::Schedule() {
-  int needed = 0;
-  for (const auto& v : job_.vertices()) needed = std::max(needed, v.parallelism());
+absl::Status JobMaster::CheckRestorePath(const std::string& path, bool allow_non_restored) {
+  auto resolved = checkpoint::ResolvePath(path, "execution.savepoint.path");
+  if (!resolved.ok()) return resolved.status();
+  std::string dir;
+  auto metadata = checkpoint::ReadMetadata(*resolved, &dir);
+  if (!metadata.ok()) return metadata.status();
+  std::set<std::string> uids;
+  for (const auto& v : job_.vertices()) {
+    for (const auto& op : v.operators()) uids.insert(op.uid());
+  }
+  for (const auto& op : metadata->operators()) {
+    if (uids.count(op.uid()) || allow_non_restored) continue;
+    bool has_state = false;
+    for (const auto& st : op.subtasks()) has_state |= st.state_size() > 0;
+    if (!has_state) continue;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the savepoint ", dir, " holds state of operator '", op.name(), "' (uid ", op.uid(),
+        "), which this job does not have; allow dropping it with --allowNonRestoredState (-n)"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  restore_dir_ = dir;
+  return absl::OkStatus();
+}
+
+void JobMaster::Run() {
+  // Settings first: a bad configuration fails the job with a message naming the key.
+  auto settings = CheckpointSettings::FromConfig(config_);
+  auto restart_type = config_.GetRaw(kRestartStrategyType.key);
+  std::string problem;
+  if (!settings.ok()) {
+    problem = std::string(settings.status().message());
+  } else {
+    settings_ = *settings;
+    std::string type = restart_type && !restart_type->empty() ? *restart_type
+                                                             : (settings_->enabled ? "fixed-delay" : "none");
+    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (type == "fixed-delay" || type == "fixeddelay") {
+      restart_type_ = "fixed-delay";
+      auto attempts = config_.GetInt(kRestartFixedDelayAttempts);
+      auto delay = config_.GetDuration(kRestartFixedDelayDelay);
+      if (!attempts.ok()) problem = std::string(attempts.status().message());
+      if (!delay.ok()) problem = std::string(delay.status().message());
+      if (problem.empty()) {
+        restart_attempts_ = *attempts;
+        restart_delay_ = *delay;
+      }
+    } else if (type == "failure-rate" || type == "failurerate") {
+      restart_type_ = "failure-rate";
+      auto max = config_.GetInt(kRestartFailureRateMaxFailures);
+      auto interval = config_.GetDuration(kRestartFailureRateInterval);
+      auto delay = config_.GetDuration(kRestartFailureRateDelay);
+      if (!max.ok()) problem = std::string(max.status().message());
+      if (!interval.ok()) problem = std::string(interval.status().message());
+      if (!delay.ok()) problem = std::string(delay.status().message());
+      if (problem.empty()) {
+        failure_rate_max_ = *max;
+        failure_rate_interval_ = *interval;
+        restart_delay_ = *delay;
+      }
+    } else if (type == "none" || type == "off" || type == "disable") {
+      restart_type_ = "none";
+    } else {
+      problem = absl::StrCat("invalid value '", type,
+                             "' for restart-strategy.type: expected none, fixed-delay or failure-rate");
+    }
+  }
+  if (problem.empty()) {
+    if (auto path = config_.GetRaw(kSavepointPath.key); path && !path->empty()) {
+      auto allow = config_.GetBool(kSavepointIgnoreUnclaimed);
+      absl::Status s = allow.ok() ? CheckRestorePath(*path, *allow) : allow.status();
+      if (!s.ok()) problem = std::string(s.message());
+    }
+  }
+  if (!problem.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    restart_type_ = "none";
+  }
+  if (!problem.empty()) {
+    Fail(problem, "", "");
+    return;
+  }
+  CheckpointCoordinator::Hooks hooks;
+  hooks.targets = [this](auto* trigger, auto* ack) { return CheckpointTargets(trigger, ack); };
+  hooks.trigger = [this](const auto& t, int64_t id, int64_t ts, const std::string& dir, bool sp, bool stop,
+                         bool drain) { SendTrigger(t, id, ts, dir, sp, stop, drain); };
+  hooks.notify = [this](const auto& attempts, int64_t id, bool completed) { SendNotify(attempts, id, completed); };
+  hooks.fail_job = [this](const std::string& cause) { Fail(cause, "", ""); };
+  coordinator_ = std::make_unique<CheckpointCoordinator>(job_, *settings_, std::move(hooks));
+  int64_t restored_id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ != "CREATED") return;  // cancelled before scheduling
     state_ = "RUNNING";
     state_timestamps_["RUNNING"] = EpochMillis();
+    if (!restore_dir_.empty()) {
+      auto metadata = checkpoint::ReadMetadata(restore_dir_, nullptr);
+      if (metadata.ok()) restored_id = metadata->checkpoint_id();
+    }
   }
+  coordinator_->Start(restored_id);
+  while (true) {
+    Deploy();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return restart_requested_ || IsTerminalJobState(state_); });
+      if (IsTerminalJobState(state_)) break;
+    }
+    // Restart: the whole job again, from the latest completed checkpoint.
+    coordinator_->AbortPending("the job is restarting");
+    CancelAndWait();
+    resource_manager_->ReleaseSlots(job_.job_id());
+    std::this_thread::sleep_for(restart_delay_);
+    std::string latest = coordinator_->LatestCompleted();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (state_ != "RESTARTING") break;  // cancelled meanwhile
+      restart_requested_ = false;
+      if (!latest.empty()) restore_dir_ = latest;
+      ++attempt_number_;
+      for (Execution& e : executions_) {
+        e.attempt_id = Id16::Generate().ToHex();
+        e.state = "CREATED";
+        e.slot.reset();
+        e.start_time = -1;
+        e.end_time = -1;
+      }
+      state_ = "RUNNING";
+      state_timestamps_["RUNNING"] = EpochMillis();
+      spdlog::info("Job {} ({}) restarts (attempt {}){}", job_.job_id(), job_.job_name(), attempt_number_,
+                   restore_dir_.empty() ? std::string(" without state") : " from " + restore_dir_);
+    }
+    coordinator_->Start(coordinator_->last_id());
+  }
+  coordinator_->Stop();
+  std::string final_state;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    final_state = state_;
+  }
+  // Checkpoints of a finished job, or a cancelled one that does not retain
+  // them, are removed; a failed job keeps its latest for a manual restore.
+  if (settings_ && !settings_->checkpoints_dir.empty() &&
+      (final_state == "FINISHED" || (final_state == "CANCELED" && !settings_->retain_on_cancellation))) {
+    (void)checkpoint::RemoveTree((std::filesystem::path(settings_->checkpoints_dir) / job_.job_id()).string());
+  }
+}
+
+void JobMaster::CancelAndWait() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CancelExecutionsLocked();
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_until(lock, deadline, [&] {
+    for (const Execution& e : executions_) {
+      if (e.slot && !IsTerminalTaskState(e.state)) return false;
+    }
+    return true;
+  });
+}
+
+void JobMaster::Deploy() {
+  int needed = 0;
+  for (const auto& v : job_.vertices()) needed = std::max(needed, v.parallelism());
   spdlog::info("Job {} ({}) needs {} slots", job_.job_id(), job_.job_name(), needed);
   auto slots = resource_manager_->AllocateSlots(job_.job_id(), needed, slot_request_timeout_);
   if (!slots.ok()) {
@@ -136,11 +318,122 @@ void JobMaster::Schedule() {
   }
 }
 
+bool JobMaster::CanRestartLocked() {
+  if (restart_type_ == "fixed-delay") return restarts_ < restart_attempts_;
+  if (restart_type_ == "failure-rate") {
+    auto now = std::chrono::steady_clock::now();
+    std::erase_if(failures_, [&](auto t) { return now - t > failure_rate_interval_; });
+    return static_cast<int64_t>(failures_.size()) < failure_rate_max_;
+  }
+  return false;
+}
+
+bool JobMaster::CheckpointTargets(std::vector<CheckpointCoordinator::Target>* trigger,
+                                  std::vector<CheckpointCoordinator::Target>* ack) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ != "RUNNING") return false;
+  std::vector<bool> vertex_finished(static_cast<size_t>(job_.vertices_size()), true);
+  for (const Execution& e : executions_) {
+    if (e.state != "FINISHED") vertex_finished[static_cast<size_t>(e.vertex)] = false;
+  }
+  for (const Execution& e : executions_) {
+    if (e.state == "FINISHED") continue;
+    if (e.state != "RUNNING") return false;  // not every task is up yet
+    CheckpointCoordinator::Target t{e.attempt_id, e.vertex, e.subtask};
+    ack->push_back(t);
+    bool upstream_done = true;
+    for (int u : upstream_[static_cast<size_t>(e.vertex)]) upstream_done &= vertex_finished[static_cast<size_t>(u)];
+    if (upstream_done) trigger->push_back(t);  // sources have no upstream
+  }
+  return true;
+}
+
+void JobMaster::SendTrigger(const CheckpointCoordinator::Target& target, int64_t id, int64_t timestamp,
+                            const std::string& directory, bool savepoint, bool stop, bool drain) {
+  std::string resource;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Execution& e : executions_) {
+      if (e.attempt_id == target.attempt_id && e.slot) resource = e.slot->resource_id;
+    }
+  }
+  auto stub = resource_manager_->Stub(resource);
+  if (!stub) return;  // the coordinator's timeout handles a task that cannot be reached
+  proto::TriggerCheckpointRequest req;
+  req.set_job_id(job_.job_id());
+  req.set_attempt_id(target.attempt_id);
+  req.set_checkpoint_id(id);
+  req.set_timestamp(timestamp);
+  req.set_directory(directory);
+  req.set_savepoint(savepoint);
+  req.set_stop(stop);
+  req.set_drain(drain);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  proto::Empty empty;
+  grpc::Status s = stub->TriggerCheckpoint(&ctx, req, &empty);
+  if (!s.ok()) spdlog::warn("Could not trigger checkpoint {} at {}: {}", id, target.attempt_id, s.error_message());
+}
+
+void JobMaster::SendNotify(const std::vector<std::string>& attempts, int64_t id, bool completed) {
+  std::map<std::string, proto::NotifyCheckpointRequest> by_resource;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Execution& e : executions_) {
+      if (!e.slot || std::find(attempts.begin(), attempts.end(), e.attempt_id) == attempts.end()) continue;
+      proto::NotifyCheckpointRequest& req = by_resource[e.slot->resource_id];
+      req.set_job_id(job_.job_id());
+      req.set_checkpoint_id(id);
+      req.set_completed(completed);
+      req.add_attempt_ids(e.attempt_id);
+    }
+  }
+  for (auto& [resource, req] : by_resource) {
+    auto stub = resource_manager_->Stub(resource);
+    if (!stub) continue;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    proto::Empty empty;
+    (void)stub->NotifyCheckpoint(&ctx, req, &empty);  // a lost TaskManager restarts the job anyway
+  }
+}
+
+void JobMaster::OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& request) {
+  if (!coordinator_) return;
+  if (!request.decline_reason().empty()) {
+    coordinator_->Decline(request.attempt_id(), request.checkpoint_id(), request.decline_reason());
+    return;
+  }
+  TaskAck ack;
+  for (const auto& op : request.operators()) ack.operators.push_back({op.uid(), op.name(), op.state()});
+  coordinator_->Acknowledge(request.attempt_id(), request.checkpoint_id(), std::move(ack));
+}
+
+void JobMaster::TriggerSavepoint(const std::string& target_dir, bool stop, bool drain,
+                                 CheckpointCoordinator::SavepointCallback done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != "RUNNING" || !coordinator_) {
+      done(absl::FailedPreconditionError(absl::StrCat("job ", job_.job_id(), " is ", state_,
+                                                      ": savepoints need a running job")));
+      return;
+    }
+  }
+  coordinator_->TriggerSavepoint(target_dir, stop, drain, std::move(done));
+}
+
+CheckpointCoordinator::Stats JobMaster::CheckpointStats() {
+  if (!coordinator_) return {};
+  return coordinator_->GetStats();
+}
+
 void JobMaster::OnTaskState(const proto::TaskExecutionState& update) {
   std::string failure_task, failure_location;
   bool failed = false;
+  if (update.state() == "FINISHED" && coordinator_) coordinator_->OnTaskFinished(update.attempt_id());
   {
     std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
     for (Execution& e : executions_) {
       if (e.attempt_id != update.attempt_id()) continue;
       if (IsTerminalTaskState(e.state)) return;
@@ -175,6 +468,7 @@ void JobMaster::OnTaskManagerLost(const std::string& resource_id, const std::str
         affected = true;
       }
     }
+    cv_.notify_all();
     if (!affected) return;
   }
   Fail(absl::StrCat("TaskManager ", resource_id, " at ", address, " was lost: ", reason), "", address);
@@ -182,13 +476,26 @@ void JobMaster::OnTaskManagerLost(const std::string& resource_id, const std::str
 
 void JobMaster::Fail(const std::string& cause, const std::string& task, const std::string& location) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (IsTerminalJobState(state_)) return;
+  if (IsTerminalJobState(state_) || state_ == "RESTARTING" || state_ == "CANCELLING") return;
   dispatcher::ExceptionView ex;
   ex.exception = cause;
   ex.task_name = task;
   ex.location = location;
   ex.timestamp = EpochMillis();
   root_exception_ = ex;
+  exception_history_.insert(exception_history_.begin(), ex);
+  if (exception_history_.size() > 16) exception_history_.pop_back();
+  if (state_ == "RUNNING" && CanRestartLocked()) {
+    ++restarts_;
+    failures_.push_back(std::chrono::steady_clock::now());
+    spdlog::warn("Job {} ({}) failed, restarting ({} strategy, restart {}): {}{}", job_.job_id(), job_.job_name(),
+                 restart_type_, restarts_, task.empty() ? "" : task + ": ", cause);
+    state_ = "RESTARTING";
+    state_timestamps_["RESTARTING"] = EpochMillis();
+    restart_requested_ = true;
+    cv_.notify_all();
+    return;
+  }
   spdlog::warn("Job {} failed: {}{}", job_.job_id(), task.empty() ? "" : task + ": ", cause);
   CancelExecutionsLocked();
   FinishLocked("FAILED");
@@ -196,7 +503,13 @@ void JobMaster::Fail(const std::string& cause, const std::string& task, const st
 
 void JobMaster::Cancel() {
   std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
   if (IsTerminalJobState(state_)) return;
+  if (state_ == "RESTARTING") {  // nothing runs that needs waiting for
+    CancelExecutionsLocked();
+    FinishLocked("CANCELED");
+    return;
+  }
   state_ = "CANCELLING";
   state_timestamps_["CANCELLING"] = EpochMillis();
   CancelExecutionsLocked();
@@ -231,6 +544,7 @@ void JobMaster::MaybeCompleteLocked() {
 }
 
 void JobMaster::FinishLocked(const std::string& state) {
+  cv_.notify_all();
   state_ = state;
   end_time_ = EpochMillis();
   state_timestamps_[state] = end_time_;
@@ -329,7 +643,7 @@ dispatcher::JobView JobMaster::View(const std::map<std::string, proto::TaskMetri
     view.vertices.push_back(vv);
   }
   view.root_exception = root_exception_;
-  if (root_exception_) view.exception_history.push_back(*root_exception_);
+  view.exception_history = exception_history_;
   return view;
 }
 

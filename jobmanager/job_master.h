@@ -3,10 +3,15 @@
 // vertex shares slot i, so a job needs as many slots as its highest
 // parallelism), deploys tasks to the TaskManagers, tracks their states and
 // drives the job through Flink's states: CREATED → RUNNING → FINISHED, or
-// FAILED / CANCELLING → CANCELED.
+// FAILED / CANCELLING → CANCELED, and RUNNING → RESTARTING → RUNNING when a
+// task or TaskManager fails and the restart strategy allows another attempt.
+// A restart is global: every task is cancelled and the whole job is deployed
+// again (a new attempt number) from the latest completed checkpoint. Its
+// CheckpointCoordinator takes the checkpoints and savepoints.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,14 +24,17 @@
 #include "absl/base/thread_annotations.h"
 #include "dispatcher/cluster_view.h"
 #include "eddy/rpc.grpc.pb.h"
+#include "common/config.h"
+#include "jobmanager/checkpoint_coordinator.h"
 #include "jobmanager/resource_manager.h"
 
 namespace eddy::jobmanager {
 
 class JobMaster {
  public:
+  // `config`: the cluster's configuration overlaid with the job's own.
   JobMaster(proto::JobGraph job, std::string library_digest, ResourceManager* resource_manager,
-            std::chrono::milliseconds slot_request_timeout);
+            std::chrono::milliseconds slot_request_timeout, Configuration config);
   ~JobMaster();
 
   // Schedules and deploys on a thread of its own.
@@ -35,6 +43,14 @@ class JobMaster {
   void OnTaskState(const proto::TaskExecutionState& update);
   void OnTaskManagerLost(const std::string& resource_id, const std::string& address,
                          const std::string& reason);
+  void OnAcknowledgeCheckpoint(const proto::AcknowledgeCheckpointRequest& ack);
+  // A savepoint into `target_dir` (empty: state.savepoints.dir); with `stop`
+  // the sources stop right after it and the job finishes.
+  void TriggerSavepoint(const std::string& target_dir, bool stop, bool drain,
+                        CheckpointCoordinator::SavepointCallback done);
+  CheckpointCoordinator::Stats CheckpointStats();
+  // Null until the job's configuration was checked.
+  const CheckpointSettings* checkpoint_settings() const { return settings_ ? &*settings_ : nullptr; }
 
   const std::string& job_id() const { return job_.job_id(); }
   proto::JobStatusInfo Status();
@@ -52,10 +68,24 @@ class JobMaster {
     int64_t end_time = -1;
   };
 
-  void Schedule();
+  // The job's life: deploy, then restart on failures until it ends.
+  void Run();
+  // Allocates slots and deploys every execution of the current attempt.
+  void Deploy();
+  // Cancels the current attempt and waits (bounded) until its tasks ended.
+  void CancelAndWait();
+  absl::Status CheckRestorePath(const std::string& path, bool allow_non_restored);
   proto::TaskDeploymentDescriptor Deployment(const Execution& e, const std::vector<SlotAssignment>& slots);
-  // Moves the job to FAILED (first cause wins) and cancels what still runs.
+  // A failure: restarts the job if the restart strategy allows, else moves
+  // it to FAILED (first cause wins) and cancels what still runs.
   void Fail(const std::string& cause, const std::string& task, const std::string& location);
+  bool CanRestartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Coordinator hooks.
+  bool CheckpointTargets(std::vector<CheckpointCoordinator::Target>* trigger,
+                         std::vector<CheckpointCoordinator::Target>* ack);
+  void SendTrigger(const CheckpointCoordinator::Target& target, int64_t id, int64_t timestamp,
+                   const std::string& directory, bool savepoint, bool stop, bool drain);
+  void SendNotify(const std::vector<std::string>& attempts, int64_t id, bool completed);
   void CancelExecutionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeCompleteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const std::string& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -65,12 +95,30 @@ class JobMaster {
   const std::string library_digest_;
   ResourceManager* resource_manager_;
   const std::chrono::milliseconds slot_request_timeout_;
+  const Configuration config_;
+  std::optional<CheckpointSettings> settings_;
+  std::unique_ptr<CheckpointCoordinator> coordinator_;
+  std::vector<std::vector<int>> upstream_;  // per vertex: the vertices feeding it
+
+  // Restart strategy (restart-strategy.*).
+  std::string restart_type_ = "none";
+  int64_t restart_attempts_ = 0;
+  std::chrono::milliseconds restart_delay_{1000};
+  int64_t failure_rate_max_ = 1;
+  std::chrono::milliseconds failure_rate_interval_{60000};
+  std::vector<std::chrono::steady_clock::time_point> failures_;  // guarded by mu_
+  int64_t restarts_ = 0;  // guarded by mu_
+  bool restart_requested_ = false;  // guarded by mu_
+  std::condition_variable cv_;
+  int attempt_number_ = 0;  // guarded by mu_
+  std::string restore_dir_;  // guarded by mu_: the initial savepoint, then the latest checkpoint
 
   std::mutex mu_;
   std::string state_ ABSL_GUARDED_BY(mu_) = "CREATED";
   std::map<std::string, int64_t> state_timestamps_ ABSL_GUARDED_BY(mu_);
   std::vector<Execution> executions_ ABSL_GUARDED_BY(mu_);
   std::optional<dispatcher::ExceptionView> root_exception_ ABSL_GUARDED_BY(mu_);
+  std::vector<dispatcher::ExceptionView> exception_history_ ABSL_GUARDED_BY(mu_);
   int64_t start_time_ = 0;
   int64_t end_time_ ABSL_GUARDED_BY(mu_) = -1;
   bool slots_released_ ABSL_GUARDED_BY(mu_) = false;

@@ -79,10 +79,11 @@ void PutHeader(std::string* out, FrameType type, size_t length) {
 }
 
 void AppendEvent(std::string* out, uint32_t channel, const NetworkEvent& event) {
-  PutHeader(out, kEventFrame, 13);
+  PutHeader(out, kEventFrame, 13 + event.payload.size());
   PutU32(out, channel);
   out->push_back(static_cast<char>(event.kind));
   PutU64(out, static_cast<uint64_t>(event.value));
+  out->append(event.payload);
 }
 
 void AppendError(std::string* out, uint32_t channel, std::string_view message) {
@@ -104,12 +105,13 @@ void AppendAddCredit(std::string* out, uint32_t channel, uint32_t credits) {
 
 void AppendPartitionRequest(std::string* out, uint32_t channel, const ResultPartitionId& id, int subpartition,
                             int credit) {
-  PutHeader(out, kPartitionRequest, 20 + id.job_id.size());
+  PutHeader(out, kPartitionRequest, 24 + id.job_id.size());
   PutU32(out, channel);
   PutU32(out, static_cast<uint32_t>(subpartition));
   PutU32(out, static_cast<uint32_t>(credit));
   PutU32(out, static_cast<uint32_t>(id.edge_index));
   PutU32(out, static_cast<uint32_t>(id.producer_subtask));
+  PutU32(out, static_cast<uint32_t>(id.attempt));
   out->append(id.job_id);
 }
 
@@ -307,7 +309,7 @@ class FrameReader {
 // ---- ResultPartitionId ----
 
 std::string ResultPartitionId::ToString() const {
-  return absl::StrCat(job_id, "/", edge_index, "/", producer_subtask);
+  return absl::StrCat(job_id, "/", edge_index, "/", producer_subtask, "/", attempt);
 }
 
 // ---- PartitionRegistry ----
@@ -547,14 +549,15 @@ class ServerConnection final : public AvailabilityListener {
       RETURN_IF_ERROR(reader.Read(payload.data(), length));
       const char* p = payload.data();
       std::lock_guard<std::mutex> lock(mu_);
-      if (type == kPartitionRequest && length >= 20) {
+      if (type == kPartitionRequest && length >= 24) {
         Pending r;
         r.id = DecodeU32(p);
         r.index = static_cast<int>(DecodeU32(p + 4));
         r.credit = static_cast<int>(DecodeU32(p + 8));
         r.partition.edge_index = static_cast<int>(DecodeU32(p + 12));
         r.partition.producer_subtask = static_cast<int>(DecodeU32(p + 16));
-        r.partition.job_id.assign(p + 20, length - 20);
+        r.partition.attempt = static_cast<int>(DecodeU32(p + 20));
+        r.partition.job_id.assign(p + 24, length - 24);
         r.deadline = Clock::now() + timeout_;
         pending_.push_back(std::move(r));
         pending_dirty_ = true;
@@ -1013,10 +1016,12 @@ class ClientConnection {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = channels_.find(id);
         if (it != channels_.end()) it->second->Deliver(std::move(item));
-      } else if (type == kEventFrame && length == 13) {
+      } else if (type == kEventFrame && length >= 13 && length <= 13 + kMaxControlFrameLength) {
         RETURN_IF_ERROR(reader.Read(head + 4, 9));
         item.event.kind = static_cast<NetworkEvent::Kind>(head[4]);
         item.event.value = static_cast<int64_t>(DecodeU64(head + 5));
+        item.event.payload.resize(length - 13);
+        RETURN_IF_ERROR(reader.Read(item.event.payload.data(), item.event.payload.size()));
         std::lock_guard<std::mutex> lock(mu_);
         auto it = channels_.find(id);
         if (it == channels_.end()) continue;

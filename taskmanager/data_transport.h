@@ -55,8 +55,9 @@ struct ResultPartitionId {
   std::string job_id;
   int edge_index = 0;
   int producer_subtask = 0;
+  int attempt = 0;  // the job's restart count: partitions of earlier attempts never match
 
-  // "<job_id>/<edge_index>/<producer_subtask>": the registry's map key and
+  // "<job_id>/<edge_index>/<producer_subtask>/<attempt>": the registry's map key and
   // what error messages show.
   std::string ToString() const;
   friend bool operator==(const ResultPartitionId&, const ResultPartitionId&) = default;

@@ -314,6 +314,14 @@ int InputGate::PopLocked() {
   return c;
 }
 
+void InputGate::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
 void InputGate::Cancel() {
   {
     std::lock_guard<std::mutex> lock(mu_);

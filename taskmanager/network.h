@@ -84,9 +84,15 @@ class LocalBufferPool {
 
 // In-band events travel in order with the data.
 struct NetworkEvent {
-  enum Kind : uint8_t { kEndOfPartition, kWatermark, kWatermarkStatus /* value 1: idle, 0: active */ };
+  enum Kind : uint8_t {
+    kEndOfPartition,
+    kWatermark,
+    kWatermarkStatus,     // value 1: idle, 0: active
+    kCheckpointBarrier,   // value: checkpoint id; payload: the barrier's options
+  };
   Kind kind = kEndOfPartition;
   int64_t value = 0;
+  std::string payload;  // empty except for barriers
 };
 
 // Told when a subpartition (or an input channel) has something new for its reader.
@@ -172,6 +178,8 @@ class RecordWriter final : public internal::RecordWriterBase {
   void BroadcastWatermarkStatus(bool idle) override;
   // Sends end-of-partition on every subpartition.
   void Finish();
+  // Sends `event` to every subpartition, in order with the records.
+  void BroadcastEvent(NetworkEvent event);
   void Flush() { partition_->FlushAll(); }
   // Records and bytes written so far (any thread may read them).
   int64_t records_written() const { return records_.load(std::memory_order_relaxed); }
@@ -179,7 +187,6 @@ class RecordWriter final : public internal::RecordWriterBase {
 
  private:
   void Append(int channel, const char* data, size_t size);
-  void BroadcastEvent(NetworkEvent event);
 
   ResultPartition* partition_;
   bool flush_always_;
@@ -255,6 +262,9 @@ class InputGate final : public AvailabilityListener {
   int WaitForChannelUntil(std::chrono::steady_clock::time_point deadline, F&& on_idle);
   // Puts a channel back in the queue (it still had data).
   void Requeue(int channel) { NotifyDataAvailable(channel); }
+  // Makes the current (or next) wait return kTimedOut at once: the task has
+  // actions to run (checkpoints, notifications).
+  void Wake();
   void Cancel();
 
  private:
@@ -265,6 +275,7 @@ class InputGate final : public AvailabilityListener {
   std::deque<int> available_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> queued_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 template <class F>
@@ -276,13 +287,17 @@ int InputGate::WaitForChannelUntil(std::chrono::steady_clock::time_point deadlin
   }
   on_idle();
   std::unique_lock<std::mutex> lock(mu_);
-  auto ready = [&] { return cancelled_ || !available_.empty(); };
+  auto ready = [&] { return cancelled_ || woken_ || !available_.empty(); };
   if (deadline == std::chrono::steady_clock::time_point::max()) {
     cv_.wait(lock, ready);
   } else if (!cv_.wait_until(lock, deadline, ready)) {
     return kTimedOut;
   }
   if (cancelled_) return -1;
+  if (woken_) {
+    woken_ = false;
+    return kTimedOut;
+  }
   return PopLocked();
 }
 

@@ -132,6 +132,8 @@ class RocksDbKvStore final : public internal::KvStore {
     return FromRocksDb(it->status(), "scan");
   }
 
+  absl::StatusOr<std::unique_ptr<internal::KvStoreView>> CreateView() override;
+
   absl::Status DeletePrefix(int column, std::string_view prefix) override {
     if (db_ == nullptr) return Closed();
     rocksdb::WriteBatch batch;
@@ -169,6 +171,7 @@ class RocksDbKvStore final : public internal::KvStore {
 
  private:
   static absl::Status Closed() { return absl::FailedPreconditionError("rocksdb store is closed"); }
+  friend class RocksDbView;
 
   std::string directory_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -176,6 +179,54 @@ class RocksDbKvStore final : public internal::KvStore {
   std::map<std::string, int> columns_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by column; destroyed on Close
 };
+
+// Pins a RocksDB snapshot: iterators read the version of the moment.
+class RocksDbView final : public internal::KvStoreView {
+ public:
+  RocksDbView(rocksdb::DB* db, std::vector<std::string> names,
+              std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : db_(db), snapshot_(db->GetSnapshot()), names_(std::move(names)), handles_(std::move(handles)) {}
+  ~RocksDbView() override { db_->ReleaseSnapshot(snapshot_); }
+  const std::vector<std::string>& column_names() const override { return names_; }
+  absl::Status Scan(size_t index, std::string_view prefix,
+                    absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) override {
+    std::string upper;
+    rocksdb::Slice upper_slice;
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    options.fill_cache = false;
+    if (PrefixSuccessor(prefix, &upper)) {
+      upper_slice = rocksdb::Slice(upper);
+      options.iterate_upper_bound = &upper_slice;
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handles_[index]));
+    for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+      const rocksdb::Slice key = it->key();
+      if (!key.starts_with(ToSlice(prefix))) break;
+      const rocksdb::Slice value = it->value();
+      if (!visit(std::string_view(key.data(), key.size()), std::string_view(value.data(), value.size()))) break;
+    }
+    return FromRocksDb(it->status(), "snapshot scan");
+  }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+  std::vector<std::string> names_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+absl::StatusOr<std::unique_ptr<internal::KvStoreView>> RocksDbKvStore::CreateView() {
+  if (db_ == nullptr) return Closed();
+  std::vector<std::string> names;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (const auto& [name, column] : columns_) {
+    names.push_back(name);
+    handles.push_back(handles_[static_cast<size_t>(column)]);
+  }
+  return std::unique_ptr<internal::KvStoreView>(
+      std::make_unique<RocksDbView>(db_.get(), std::move(names), std::move(handles)));
+}
 
 std::string ToLower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),

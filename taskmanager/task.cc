@@ -8,6 +8,9 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
+#include "checkpoint/snapshot_file.h"
+#include "checkpoint/storage.h"
+#include "eddy/checkpoint.h"
 #include "eddy/functions.h"
 #include "eddy/key_group.h"
 #include "eddy/state.h"
@@ -34,6 +37,30 @@ const char* ExecutionStateName(ExecutionState state) {
   return "UNKNOWN";
 }
 
+NetworkEvent CheckpointBarrier::ToEvent() const {
+  NetworkEvent event;
+  event.kind = NetworkEvent::kCheckpointBarrier;
+  event.value = id;
+  event.payload = absl::StrCat(timestamp, " ", savepoint ? 1 : 0, " ", directory);
+  return event;
+}
+
+bool CheckpointBarrier::FromEvent(const NetworkEvent& event, CheckpointBarrier* out) {
+  if (event.kind != NetworkEvent::kCheckpointBarrier) return false;
+  const std::string& p = event.payload;
+  size_t a = p.find(' ');
+  if (a == std::string::npos || a + 2 >= p.size() || p[a + 2] != ' ') return false;
+  try {
+    out->timestamp = std::stoll(p.substr(0, a));
+  } catch (...) {
+    return false;
+  }
+  out->id = event.value;
+  out->savepoint = p[a + 1] == '1';
+  out->directory = p.substr(a + 3);
+  return true;
+}
+
 std::string TaskInfo::DisplayName() const {
   return absl::StrCat(task_name, " (", subtask_index + 1, "/", parallelism, ")");
 }
@@ -42,7 +69,9 @@ std::string TaskInfo::DisplayName() const {
 class Task::Context final : public internal::OperatorContext, public RuntimeContext {
  public:
   Context(Task* task, std::unique_ptr<internal::KeyedStateBackend> backend)
-      : task_(task), backend_(std::move(backend)) {}
+      : task_(task), backend_(std::move(backend)) {
+    pending_actions_ = &task->has_actions_;
+  }
   RuntimeContext& runtime_context() override { return *this; }
   internal::KeyedStateBackend* keyed_state_backend() override { return backend_.get(); }
   bool IsRunning() const override { return !task_->cancelled(); }
@@ -57,6 +86,13 @@ class Task::Context final : public internal::OperatorContext, public RuntimeCont
   }
   void FireDueProcessingTimers() override { task_->FireDueTimers(); }
   const std::map<std::string, std::string>& job_config() override { return task_->info_.config; }
+  OperatorStateStore& operator_state_store() override { return operator_state_; }
+  void RegisterCheckpointedFunction(CheckpointedFunction* function) override { checkpointed_.push_back(function); }
+  void RegisterCheckpointListener(CheckpointListener* listener) override { listeners_.push_back(listener); }
+  void RunPendingActions() override { task_->RunPendingActions(); }
+
+  const std::vector<CheckpointedFunction*>& checkpointed() const { return checkpointed_; }
+  const std::vector<CheckpointListener*>& listeners() const { return listeners_; }
 
   const std::string& getTaskName() const override { return task_->info_.task_name; }
   const std::string& getJobId() const override { return task_->info_.job_id; }
@@ -77,6 +113,9 @@ class Task::Context final : public internal::OperatorContext, public RuntimeCont
  private:
   Task* task_;
   std::unique_ptr<internal::KeyedStateBackend> backend_;
+  OperatorStateStore operator_state_;
+  std::vector<CheckpointedFunction*> checkpointed_;
+  std::vector<CheckpointListener*> listeners_;
 };
 
 struct Task::ChainedOperator {
@@ -87,14 +126,15 @@ struct Task::ChainedOperator {
 
 Task::Task(TaskInfo info, proto::JobVertex vertex, std::shared_ptr<internal::StreamGraph> graph,
            std::unique_ptr<InputGate> gate, std::vector<proto::JobEdge> input_edges,
-           std::vector<TaskOutput> outputs, StateListener listener)
+           std::vector<TaskOutput> outputs, StateListener listener, CheckpointResponder responder)
     : info_(std::move(info)),
       vertex_(std::move(vertex)),
       graph_(std::move(graph)),
       gate_(std::move(gate)),
       input_edges_(std::move(input_edges)),
       outputs_(std::move(outputs)),
-      listener_(std::move(listener)) {}
+      listener_(std::move(listener)),
+      responder_(std::move(responder)) {}
 
 Task::~Task() {
   Cancel();
@@ -115,6 +155,7 @@ void Task::Cancel() {
   }
   if (gate_) gate_->Cancel();
   for (TaskOutput& out : outputs_) out.partition->Cancel();
+  actions_cv_.notify_all();
 }
 
 void Task::FlushOutputs() {
@@ -310,11 +351,40 @@ void Task::ProcessInput() {
   internal::StreamOperatorBase* head = chain_.front()->op.get();
   std::string error;
 
+  // Barrier alignment: the checkpoint being aligned, the channels that
+  // delivered its barrier, and (exactly-once) the channels held back meanwhile.
+  const bool align = info_.checkpointing.exactly_once;
+  std::optional<CheckpointBarrier> aligning;
+  std::vector<bool> barrier_seen(static_cast<size_t>(n), false);
+  std::vector<bool> blocked(static_cast<size_t>(n), false);
+  std::vector<int> deferred;  // blocked channels the gate offered meanwhile
+  auto release_blocked = [&] {
+    std::fill(blocked.begin(), blocked.end(), false);
+    std::fill(barrier_seen.begin(), barrier_seen.end(), false);
+    for (int d : deferred) gate_->Requeue(d);
+    deferred.clear();
+    aligning.reset();
+  };
+  auto maybe_complete_alignment = [&] {
+    if (!aligning) return;
+    for (int k = 0; k < n; ++k) {
+      if (!ended[static_cast<size_t>(k)] && !barrier_seen[static_cast<size_t>(k)]) return;
+    }
+    CheckpointBarrier b = *std::move(aligning);
+    release_blocked();
+    PerformCheckpoint(b);
+  };
+
   while (live > 0) {
+    if (has_actions_.load(std::memory_order_relaxed)) RunPendingActions();
     FireDueTimers();
     int c = gate_->WaitForChannelUntil(NextTimerDeadline(), [this] { OnIdle(); });
     if (c == InputGate::kTimedOut) continue;
     if (c < 0) throw TaskCancelled{};
+    if (blocked[static_cast<size_t>(c)]) {
+      deferred.push_back(c);
+      continue;
+    }
     const int input = gate_->channel(c).input_index;
     InputChannel* channel = gate_->channel(c).channel.get();
     internal::RecordDeserializerBase* deserializer = deserializers_[static_cast<size_t>(input)].get();
@@ -342,6 +412,22 @@ void Task::ProcessInput() {
         });
         continue;
       }
+      if (event.kind == NetworkEvent::kCheckpointBarrier) {
+        CheckpointBarrier b;
+        if (!CheckpointBarrier::FromEvent(event, &b)) throw std::runtime_error("received a malformed checkpoint barrier");
+        if (b.id <= last_checkpoint_ || (aligning && b.id < aligning->id)) continue;  // late: already taken or abandoned
+        if (aligning && b.id > aligning->id) {
+          // A newer checkpoint overtook the one being aligned: that one was
+          // abandoned (timed out); align the new one instead.
+          release_blocked();
+        }
+        if (!aligning) aligning = b;
+        barrier_seen[static_cast<size_t>(c)] = true;
+        if (align) blocked[static_cast<size_t>(c)] = true;
+        maybe_complete_alignment();
+        if (blocked[static_cast<size_t>(c)]) break;  // hold this channel back
+        continue;
+      }
       if (event.kind == NetworkEvent::kWatermark) {
         channel_watermark[static_cast<size_t>(c)] =
             std::max(channel_watermark[static_cast<size_t>(c)], event.value);
@@ -355,6 +441,7 @@ void Task::ProcessInput() {
         ended[static_cast<size_t>(c)] = true;
         --live;
         if (--live_per_input[input] == 0) head->EndInput(input);
+        maybe_complete_alignment();  // an ended channel has nothing more to align
       }
       // The input's watermark is the minimum over its open, active channels;
       // it is idle when every open channel is.
@@ -387,6 +474,7 @@ void Task::Run() {
   std::string error;
   try {
     BuildChain();
+    RestoreState();
     // Open from the tail so that every operator's consumers are ready.
     for (auto it = chain_.rbegin(); it != chain_.rend(); ++it) (*it)->op->Open(*(*it)->context);
     if (head_->IsSource()) {
@@ -395,9 +483,13 @@ void Task::Run() {
       ProcessInput();
     }
     if (!cancelled()) {
+      input_ended_ = true;
       for (auto& c : chain_) c->op->Finish();
+      FlushOutputs();
+      if (info_.checkpointing.enabled) WaitForFinalCheckpoint();
       for (auto& w : writers_) w->Finish();
       for (auto& c : chain_) c->op->Close();
+      StopSnapshotWriter();
       DisposeState();
       Transition(ExecutionState::kFinished, "");
       return;
@@ -415,12 +507,203 @@ void Task::Run() {
     } catch (...) {
     }
   }
+  StopSnapshotWriter();
   DisposeState();
   if (!error.empty() && !cancelled()) {
     Transition(ExecutionState::kFailed, error);
   } else {
     Transition(ExecutionState::kCanceled, "");
   }
+}
+
+// ---- Actions ----
+
+void Task::PostAction(std::function<void()> action) {
+  {
+    std::lock_guard<std::mutex> lock(actions_mu_);
+    actions_.push_back(std::move(action));
+    has_actions_.store(true, std::memory_order_release);
+  }
+  actions_cv_.notify_all();
+  if (gate_) gate_->Wake();
+}
+
+void Task::RunPendingActions() {
+  std::vector<std::function<void()>> actions;
+  {
+    std::lock_guard<std::mutex> lock(actions_mu_);
+    actions.swap(actions_);
+    has_actions_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& action : actions) action();
+}
+
+void Task::TriggerCheckpoint(CheckpointBarrier barrier, bool stop, bool drain) {
+  PostAction([this, barrier = std::move(barrier), stop, drain] {
+    if (barrier.id <= last_checkpoint_) return;
+    if (head_->IsSource() || input_ended_) {
+      PerformCheckpoint(barrier);
+      if (stop && head_->IsSource()) head_->Stop(drain);
+    } else {
+      deferred_trigger_ = barrier;  // taken once the remaining input is consumed
+    }
+  });
+}
+
+void Task::NotifyCheckpointComplete(int64_t id) {
+  PostAction([this, id] {
+    for (auto& c : chain_) {
+      for (CheckpointListener* l : c->context->listeners()) l->notifyCheckpointComplete(id);
+    }
+    if (final_checkpoint_ >= 0 && id >= final_checkpoint_) final_checkpoint_done_ = true;
+  });
+}
+
+void Task::NotifyCheckpointAborted(int64_t id) {
+  PostAction([this, id] {
+    for (auto& c : chain_) {
+      for (CheckpointListener* l : c->context->listeners()) l->notifyCheckpointAborted(id);
+    }
+  });
+}
+
+void Task::PerformCheckpoint(const CheckpointBarrier& barrier) {
+  if (barrier.id <= last_checkpoint_) return;
+  last_checkpoint_ = barrier.id;
+  if (input_ended_ && final_checkpoint_ < 0) final_checkpoint_ = barrier.id;
+  // The synchronous part: every operator's state as of this point.
+  struct Part {
+    std::string uid, name, file;
+    std::vector<internal::OperatorStateList> lists;
+    std::unique_ptr<internal::KeyedStateSnapshot> keyed;
+    KeyGroupRange range;
+    std::string backend;
+  };
+  auto parts = std::make_shared<std::vector<Part>>();
+  std::string error;
+  try {
+    FunctionSnapshotContext fctx(barrier.id, barrier.timestamp);
+    for (size_t i = 0; i < chain_.size(); ++i) {
+      Context& ctx = *chain_[i]->context;
+      for (CheckpointedFunction* f : ctx.checkpointed()) f->snapshotState(fctx);
+      Part part;
+      part.uid = vertex_.operators(static_cast<int>(i)).uid();
+      part.name = vertex_.operators(static_cast<int>(i)).name();
+      part.file = absl::StrCat("op-", info_.vertex_id, "-", i, "-", info_.subtask_index);
+      part.lists = ctx.operator_state_store().Snapshot();
+      if (internal::KeyedStateBackend* backend = ctx.keyed_state_backend()) {
+        auto snapshot = backend->Snapshot();
+        if (!snapshot.ok()) throw std::runtime_error(std::string(snapshot.status().message()));
+        part.keyed = *std::move(snapshot);
+        part.range = backend->key_group_range();
+        part.backend = backend->type();
+      }
+      parts->push_back(std::move(part));
+    }
+  } catch (const std::exception& e) {
+    error = absl::StrCat("snapshotting ", info_.DisplayName(), " failed: ", e.what());
+  }
+  // The barrier goes downstream at once, ahead of any later record.
+  const NetworkEvent event = barrier.ToEvent();
+  for (auto& w : writers_) w->BroadcastEvent(event);
+  FlushOutputs();
+  if (!error.empty()) {
+    spdlog::warn("{}", error);
+    if (responder_) responder_(*this, barrier.id, {}, error);
+    return;
+  }
+  // The asynchronous part: writing the files.
+  const bool finished = input_ended_;
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  writer_jobs_.push_back([this, parts, barrier, finished] {
+    std::vector<OperatorSnapshotHandle> handles;
+    std::string failure;
+    for (Part& part : *parts) {
+      auto handle = checkpoint::WriteOperatorSnapshot(barrier.directory, part.file, info_.subtask_index, part.lists,
+                                                      part.keyed.get(), part.range, part.backend);
+      part.keyed.reset();  // releases the store's snapshot early
+      if (!handle.ok()) {
+        failure = absl::StrCat("writing the state of ", info_.DisplayName(), " for checkpoint ", barrier.id,
+                               " failed: ", std::string(handle.status().message()));
+        break;
+      }
+      handle->set_finished(finished);
+      handles.push_back({part.uid, part.name, *std::move(handle)});
+    }
+    if (!failure.empty()) spdlog::warn("{}", failure);
+    if (responder_) responder_(*this, barrier.id, failure.empty() ? std::move(handles) : std::vector<OperatorSnapshotHandle>{}, failure);
+  });
+  if (!writer_.joinable()) writer_ = std::thread([this] { SnapshotWriterLoop(); });
+  writer_cv_.notify_all();
+}
+
+void Task::SnapshotWriterLoop() {
+  std::unique_lock<std::mutex> lock(writer_mu_);
+  while (true) {
+    writer_cv_.wait(lock, [&] { return writer_stop_ || !writer_jobs_.empty(); });
+    if (writer_jobs_.empty()) return;  // stopping, nothing left
+    auto job = std::move(writer_jobs_.front());
+    writer_jobs_.pop_front();
+    if (cancelled()) continue;  // nobody waits for the snapshots of a cancelled task
+    writer_busy_ = true;
+    lock.unlock();
+    job();
+    lock.lock();
+    writer_busy_ = false;
+  }
+}
+
+void Task::StopSnapshotWriter() {
+  {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    writer_stop_ = true;
+  }
+  writer_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void Task::WaitForFinalCheckpoint() {
+  if (deferred_trigger_) {
+    CheckpointBarrier b = *std::move(deferred_trigger_);
+    deferred_trigger_.reset();
+    PerformCheckpoint(b);
+  }
+  while (!final_checkpoint_done_) {
+    {
+      std::unique_lock<std::mutex> lock(actions_mu_);
+      actions_cv_.wait_for(lock, std::chrono::milliseconds(200),
+                           [&] { return has_actions_.load() || cancelled(); });
+    }
+    if (cancelled()) throw TaskCancelled{};
+    RunPendingActions();
+  }
+}
+
+void Task::RestoreState() {
+  const std::string& dir = info_.checkpointing.restore_directory;
+  if (dir.empty()) return;
+  auto metadata = checkpoint::ReadMetadata(dir, &restore_dir_);
+  if (!metadata.ok()) throw std::runtime_error(std::string(metadata.status().message()));
+  restore_metadata_ = *std::move(metadata);
+  last_checkpoint_ = restore_metadata_.checkpoint_id();
+  for (size_t i = 0; i < chain_.size(); ++i) {
+    const std::string& uid = vertex_.operators(static_cast<int>(i)).uid();
+    const proto::OperatorStateHandles* handles = nullptr;
+    for (const auto& op : restore_metadata_.operators()) {
+      if (op.uid() == uid) handles = &op;
+    }
+    if (handles == nullptr) continue;  // a new operator: starts empty
+    Context& ctx = *chain_[i]->context;
+    auto lists = checkpoint::AssignOperatorState(*handles, restore_dir_, info_.subtask_index, info_.parallelism);
+    if (!lists.ok()) throw std::runtime_error(std::string(lists.status().message()));
+    ctx.operator_state_store().SetRestored(*std::move(lists));
+    if (internal::KeyedStateBackend* backend = ctx.keyed_state_backend()) {
+      absl::Status s = checkpoint::RestoreKeyedState(*handles, restore_dir_, *backend);
+      if (!s.ok()) throw std::runtime_error(std::string(s.message()));
+    }
+  }
+  spdlog::info("{} restored its state from {} (checkpoint {})", info_.DisplayName(), restore_dir_,
+               restore_metadata_.checkpoint_id());
 }
 
 }  // namespace eddy::runtime

@@ -6,15 +6,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "eddy/checkpoint.pb.h"
 #include "eddy/internal/stream_graph.h"
 #include "eddy/job_graph.pb.h"
 #include "taskmanager/network.h"
@@ -23,6 +26,32 @@ namespace eddy::runtime {
 
 enum class ExecutionState { kCreated, kRunning, kFinished, kCanceled, kFailed };
 const char* ExecutionStateName(ExecutionState state);
+
+// What the JobMaster decided about checkpoints for a job.
+struct CheckpointingInfo {
+  bool enabled = false;
+  bool exactly_once = true;        // aligned barriers; at-least-once does not block channels
+  std::string restore_directory;   // the checkpoint or savepoint to restore from; empty: none
+};
+
+// A checkpoint barrier's options, carried in-band to every task.
+struct CheckpointBarrier {
+  int64_t id = 0;
+  int64_t timestamp = 0;           // epoch ms of the trigger
+  std::string directory;           // where tasks write their state files
+  bool savepoint = false;
+
+  NetworkEvent ToEvent() const;
+  // False if `event` is not a well-formed barrier.
+  static bool FromEvent(const NetworkEvent& event, CheckpointBarrier* out);
+};
+
+// The snapshot of one operator of a task's chain.
+struct OperatorSnapshotHandle {
+  std::string uid;
+  std::string name;
+  proto::OperatorSubtaskState state;
+};
 
 struct TaskInfo {
   std::string job_id;
@@ -33,6 +62,8 @@ struct TaskInfo {
   int attempt = 0;
   int64_t buffer_timeout_ms = 100;
   std::map<std::string, std::string> config;  // the job's configuration
+  std::string vertex_id;
+  CheckpointingInfo checkpointing;
 
   // "name (2/4)", as logs and errors show a subtask.
   std::string DisplayName() const;
@@ -46,10 +77,14 @@ struct TaskOutput {
 class Task {
  public:
   using StateListener = std::function<void(Task& task, ExecutionState state, const std::string& error)>;
+  // Acknowledges checkpoint `id` with the task's state handles, or declines it
+  // (`error` not empty). Called from the task's snapshot-writer thread.
+  using CheckpointResponder = std::function<void(Task& task, int64_t id, std::vector<OperatorSnapshotHandle> handles,
+                                                 const std::string& error)>;
 
   Task(TaskInfo info, proto::JobVertex vertex, std::shared_ptr<internal::StreamGraph> graph,
        std::unique_ptr<InputGate> gate, std::vector<proto::JobEdge> input_edges,
-       std::vector<TaskOutput> outputs, StateListener listener);
+       std::vector<TaskOutput> outputs, StateListener listener, CheckpointResponder responder = nullptr);
   ~Task();
   Task(const Task&) = delete;
   Task& operator=(const Task&) = delete;
@@ -60,6 +95,15 @@ class Task {
   void Join();
   // Flushes every output (the buffer-timeout flusher calls this).
   void FlushOutputs();
+
+  // ---- Checkpoints (any thread; the work runs on the task's thread) ----
+  // Starts a checkpoint at this task: sources snapshot before their next
+  // record; a task whose inputs all ended snapshots once it has consumed them.
+  // Other tasks get barriers through their inputs.
+  // `stop`: a stop-with-savepoint; the source stops right after it.
+  void TriggerCheckpoint(CheckpointBarrier barrier, bool stop = false, bool drain = false);
+  void NotifyCheckpointComplete(int64_t id);
+  void NotifyCheckpointAborted(int64_t id);
 
   const TaskInfo& info() const { return info_; }
   // Records and bytes received from and sent to the network (any thread).
@@ -76,6 +120,19 @@ class Task {
 
   void Run();
   void BuildChain();
+  // Restores the chain's operator and keyed state from info_.checkpointing.
+  void RestoreState();
+  // ---- Actions: work posted by other threads, run on the task thread. ----
+  void PostAction(std::function<void()> action);
+  void RunPendingActions();
+  // Snapshots every operator of the chain, sends the barrier downstream and
+  // queues the writing of the state files.
+  void PerformCheckpoint(const CheckpointBarrier& barrier);
+  // With checkpoints on: after the input ended, waits until a checkpoint
+  // taken after that point completed (so that sinks commit everything).
+  void WaitForFinalCheckpoint();
+  void SnapshotWriterLoop();
+  void StopSnapshotWriter();
   // Processing-time callbacks, run on the task thread.
   void RegisterTimer(int64_t time, std::function<void(int64_t)> callback);
   void FireDueTimers();
@@ -93,6 +150,7 @@ class Task {
   std::vector<proto::JobEdge> input_edges_;
   std::vector<TaskOutput> outputs_;
   StateListener listener_;
+  CheckpointResponder responder_;
 
   std::vector<std::unique_ptr<ChainedOperator>> chain_;
   std::vector<std::unique_ptr<internal::OutputBase>> owned_outputs_;
@@ -118,6 +176,27 @@ class Task {
   uint64_t timer_sequence_ = 0;
   std::atomic<ExecutionState> state_{ExecutionState::kCreated};
   std::thread thread_;
+
+  std::mutex actions_mu_;
+  std::condition_variable actions_cv_;
+  std::vector<std::function<void()>> actions_;
+  std::atomic<bool> has_actions_{false};
+  // Task-thread state of checkpoints.
+  bool input_ended_ = false;
+  std::optional<CheckpointBarrier> deferred_trigger_;
+  int64_t final_checkpoint_ = -1;   // first checkpoint taken after the input ended
+  bool final_checkpoint_done_ = false;
+  int64_t last_checkpoint_ = 0;     // newest checkpoint this task snapshotted
+  proto::CheckpointMetadata restore_metadata_;
+  std::string restore_dir_;
+
+  // The snapshot writer: writes state files off the task thread.
+  std::mutex writer_mu_;
+  std::condition_variable writer_cv_;
+  std::deque<std::function<void()>> writer_jobs_;
+  bool writer_stop_ = false;
+  bool writer_busy_ = false;
+  std::thread writer_;
 };
 
 }  // namespace eddy::runtime

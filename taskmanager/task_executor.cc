@@ -325,7 +325,7 @@ void TaskExecutor::Deploy(proto::TaskDeploymentDescriptor tdd) {
   // Register outputs before waiting for inputs, so that no two local tasks
   // wait for each other.
   for (size_t i = 0; i < outputs.size(); ++i) {
-    ResultPartitionId id{job_id, output_edges[i], tdd.subtask_index()};
+    ResultPartitionId id{job_id, output_edges[i], tdd.subtask_index(), tdd.attempt_number()};
     if (auto s = registry_.Register(id, outputs[i].partition); !s.ok()) return fail(std::string(s.message()));
     deployed->partition_ids.push_back(id);
   }
@@ -336,7 +336,7 @@ void TaskExecutor::Deploy(proto::TaskDeploymentDescriptor tdd) {
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (const auto& in : tdd.inputs()) {
-    ResultPartitionId id{job_id, in.edge_index(), in.producer_subtask()};
+    ResultPartitionId id{job_id, in.edge_index(), in.producer_subtask(), tdd.attempt_number()};
     std::unique_ptr<InputChannel> channel;
     if (in.producer_resource_id() == resource_id_) {
       ResultPartition* partition = registry_.WaitFor(id, deadline);
@@ -359,11 +359,34 @@ void TaskExecutor::Deploy(proto::TaskDeploymentDescriptor tdd) {
   info.attempt = tdd.attempt_number();
   info.buffer_timeout_ms = job.buffer_timeout_ms();
   info.config = std::map<std::string, std::string>(job.config().begin(), job.config().end());
+  info.vertex_id = vertex->id();
+  info.checkpointing.enabled = tdd.checkpointing().enabled();
+  info.checkpointing.exactly_once = tdd.checkpointing().exactly_once();
+  info.checkpointing.restore_directory = tdd.checkpointing().restore_directory();
   auto gate = channels.empty() ? nullptr : std::make_unique<InputGate>(std::move(channels));
   deployed->task = std::make_unique<Task>(
       info, *vertex, *graph, std::move(gate), std::move(input_edges), std::move(outputs),
       [this, job_id, attempt](Task&, ExecutionState state, const std::string& error) {
         Report(job_id, attempt, ExecutionStateName(state), error);
+      },
+      [this, job_id, attempt](Task&, int64_t id, std::vector<OperatorSnapshotHandle> handles,
+                              const std::string& error) {
+        proto::AcknowledgeCheckpointRequest ack;
+        ack.set_job_id(job_id);
+        ack.set_attempt_id(attempt);
+        ack.set_checkpoint_id(id);
+        ack.set_decline_reason(error);
+        for (auto& h : handles) {
+          auto* op = ack.add_operators();
+          op->set_uid(h.uid);
+          op->set_name(h.name);
+          *op->mutable_state() = std::move(h.state);
+        }
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        proto::Empty empty;
+        grpc::Status s = job_master_->AcknowledgeCheckpoint(&ctx, ack, &empty);
+        if (!s.ok()) spdlog::warn("Could not acknowledge checkpoint {}: {}", id, s.error_message());
       });
   Task* task = deployed->task.get();
   {
@@ -381,6 +404,37 @@ grpc::Status TaskExecutor::CancelTask(grpc::ServerContext*, const proto::CancelT
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tasks_.find(request->attempt_id());
   if (it != tasks_.end()) it->second->task->Cancel();
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutor::TriggerCheckpoint(grpc::ServerContext*, const proto::TriggerCheckpointRequest* request,
+                                             proto::Empty*) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tasks_.find(request->attempt_id());
+  if (it == tasks_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no task " + request->attempt_id() + " on this TaskManager");
+  }
+  CheckpointBarrier barrier;
+  barrier.id = request->checkpoint_id();
+  barrier.timestamp = request->timestamp();
+  barrier.directory = request->directory();
+  barrier.savepoint = request->savepoint();
+  it->second->task->TriggerCheckpoint(std::move(barrier), request->stop(), request->drain());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutor::NotifyCheckpoint(grpc::ServerContext*, const proto::NotifyCheckpointRequest* request,
+                                            proto::Empty*) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& attempt : request->attempt_ids()) {
+    auto it = tasks_.find(attempt);
+    if (it == tasks_.end()) continue;
+    if (request->completed()) {
+      it->second->task->NotifyCheckpointComplete(request->checkpoint_id());
+    } else {
+      it->second->task->NotifyCheckpointAborted(request->checkpoint_id());
+    }
+  }
   return grpc::Status::OK;
 }
 

@@ -57,6 +57,10 @@ class TaskExecutor final : public proto::TaskExecutorService::Service {
                           proto::Empty* response) override;
   grpc::Status CancelTask(grpc::ServerContext* context, const proto::CancelTaskRequest* request,
                           proto::Empty* response) override;
+  grpc::Status TriggerCheckpoint(grpc::ServerContext* context, const proto::TriggerCheckpointRequest* request,
+                                 proto::Empty* response) override;
+  grpc::Status NotifyCheckpoint(grpc::ServerContext* context, const proto::NotifyCheckpointRequest* request,
+                                proto::Empty* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const proto::JobManagerHeartbeat* request,
                          proto::HeartbeatResponse* response) override;
   grpc::Status ReleaseJob(grpc::ServerContext* context, const proto::JobId* request,

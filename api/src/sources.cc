@@ -1,4 +1,5 @@
-// The built-in non-template sources: text files, sockets, sequences.
+// The built-in non-template sources: text files, sockets, sequences, and how
+// the replayable ones checkpoint and restore their position.
 #include "eddy/sources.h"
 
 #include <fcntl.h>
@@ -18,12 +19,6 @@ namespace eddy {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct FileSplit {
-  std::string path;
-  int64_t start;
-  int64_t end;
-};
 
 bool IsHidden(const fs::path& p) {
   std::string name = p.filename().string();
@@ -118,29 +113,61 @@ class FileReader {
 
 }  // namespace
 
-void TextFileSource::run(SourceContext& ctx) {
-  const int p = getRuntimeContext().getNumberOfParallelSubtasks();
-  const int index = getRuntimeContext().getIndexOfThisSubtask();
-  std::vector<FileSplit> splits;
+std::vector<internal::TextFileSplit> TextFileSource::AssignedSplits() {
+  const size_t p = static_cast<size_t>(getRuntimeContext().getNumberOfParallelSubtasks());
+  const size_t index = static_cast<size_t>(getRuntimeContext().getIndexOfThisSubtask());
+  std::vector<internal::TextFileSplit> mine;
+  size_t s = 0;  // the number of the split over all subtasks
   for (const auto& [path, size] : ListFiles(path_)) {
-    for (int64_t start = 0; start < size; start += split_size_) {
-      splits.push_back({path, start, std::min(size, start + split_size_)});
+    for (int64_t start = 0; start < size; start += split_size_, ++s) {
+      if (s % p == index) mine.push_back({path, start, std::min(size, start + split_size_)});
     }
   }
+  return mine;
+}
+
+void TextFileSource::initializeState(FunctionInitializationContext& context) {
+  state_ = &context.getOperatorStateStore().getListState(ListStateDescriptor<internal::TextFileSplit>("file-splits"));
+  splits_ = context.isRestored() ? state_->get() : AssignedSplits();
+  current_ = 0;
+  initialized_ = true;
+}
+
+void TextFileSource::snapshotState(const FunctionSnapshotContext&) {
+  if (state_ == nullptr) return;
+  state_->update(
+      std::vector<internal::TextFileSplit>(splits_.begin() + static_cast<ptrdiff_t>(current_), splits_.end()));
+}
+
+void TextFileSource::run(SourceContext& ctx) {
+  if (!initialized_) {
+    splits_ = AssignedSplits();
+    current_ = 0;
+    initialized_ = true;
+  }
   std::string line;
-  for (size_t s = static_cast<size_t>(index); s < splits.size(); s += static_cast<size_t>(p)) {
-    const FileSplit& split = splits[s];
+  for (; current_ < splits_.size(); ++current_) {
+    if (!ctx.isRunning()) return;
+    internal::TextFileSplit& split = splits_[current_];
     FileReader reader(split.path);
-    // A split owns the lines that start inside [start, end): skip the tail of
-    // a line that began in the previous split.
-    if (split.start > 0) {
+    if (split.offset != internal::TextFileSplit::kUnopened) {
+      // Restored: a line not emitted yet starts exactly here.
+      reader.Seek(split.offset);
+    } else if (split.start > 0) {
+      // A split owns the lines that start inside [start, end): skip the tail of
+      // a line that began in the previous split.
       reader.Seek(split.start - 1);
       if (!reader.ReadLine(&line)) continue;
     }
-    while (ctx.isRunning() && reader.position() < split.end) {
+    // split.offset is the start of the line being collected while collect()
+    // runs, and of the next line once it returned.
+    split.offset = reader.position();
+    while (split.offset < split.end) {
+      if (!ctx.isRunning()) return;
       if (!reader.ReadLine(&line)) break;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       ctx.collect(line);
+      split.offset = reader.position();
     }
   }
 }
@@ -205,10 +232,10 @@ void SocketTextSource::cancel() {
   if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
 
-void SequenceSource::run(SourceContext& ctx) {
+std::vector<internal::SequenceRange> SequenceSource::AssignedRanges() {
   const int64_t p = getRuntimeContext().getNumberOfParallelSubtasks();
   const int64_t i = getRuntimeContext().getIndexOfThisSubtask();
-  if (to_ < from_) return;
+  if (to_ < from_) return {};
   // [from, to] may hold up to 2^64 numbers (fromSequence(1, INT64_MAX) is the
   // usual "unbounded" sequence): split it in 128-bit arithmetic and count
   // positions, so neither total * (i + 1) nor an exclusive end past INT64_MAX
@@ -217,8 +244,47 @@ void SequenceSource::run(SourceContext& ctx) {
   const u128 total = static_cast<u128>(static_cast<uint64_t>(to_) - static_cast<uint64_t>(from_)) + 1;
   const u128 begin = total * static_cast<u128>(i) / static_cast<u128>(p);
   const u128 end = total * static_cast<u128>(i + 1) / static_cast<u128>(p);  // exclusive
-  uint64_t v = static_cast<uint64_t>(from_) + static_cast<uint64_t>(begin);  // wraps like int64
-  for (u128 k = begin; k < end && ctx.isRunning(); ++k, ++v) ctx.collect(static_cast<int64_t>(v));
+  if (begin == end) return {};
+  // from + begin and from + end - 1, wrapping like int64.
+  const uint64_t first = static_cast<uint64_t>(from_) + static_cast<uint64_t>(begin);
+  const uint64_t last = static_cast<uint64_t>(from_) + static_cast<uint64_t>(end - 1);
+  return {{static_cast<int64_t>(first), static_cast<int64_t>(last)}};
+}
+
+void SequenceSource::initializeState(FunctionInitializationContext& context) {
+  state_ = &context.getOperatorStateStore().getListState(
+      ListStateDescriptor<internal::SequenceRange>("sequence-ranges"));
+  ranges_ = context.isRestored() ? state_->get() : AssignedRanges();
+  for (const internal::SequenceRange& r : ranges_) {
+    if (r.last < r.first) throw std::logic_error("SequenceSource cannot restore its checkpointed ranges: one is empty");
+  }
+  current_ = 0;
+  initialized_ = true;
+}
+
+void SequenceSource::snapshotState(const FunctionSnapshotContext&) {
+  if (state_ == nullptr) return;
+  state_->update(
+      std::vector<internal::SequenceRange>(ranges_.begin() + static_cast<ptrdiff_t>(current_), ranges_.end()));
+}
+
+void SequenceSource::run(SourceContext& ctx) {
+  if (!initialized_) {
+    ranges_ = AssignedRanges();
+    current_ = 0;
+    initialized_ = true;
+  }
+  // r.first is the number being collected while collect() runs; the range is
+  // dropped (current_ moves on) once its last number was emitted.
+  for (; current_ < ranges_.size(); ++current_) {
+    internal::SequenceRange& r = ranges_[current_];
+    while (true) {
+      if (!ctx.isRunning()) return;
+      ctx.collect(r.first);
+      if (r.first == r.last) break;
+      ++r.first;
+    }
+  }
 }
 
 }  // namespace eddy

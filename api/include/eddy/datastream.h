@@ -305,7 +305,7 @@ class DataStream {
   DataStreamSink<T> print() { return AddSink(PrintSinkFunction<T>(false), "Print to Std. Out"); }
   DataStreamSink<T> printToErr() { return AddSink(PrintSinkFunction<T>(true), "Print to Std. Err"); }
   DataStreamSink<T> sinkTo(const FileSink& sink) {
-    return AddSink(RowFileSinkFunction<T>(sink.directory()), "FileSink");
+    return AddSink(RowFileSinkFunction<T>(sink), "FileSink");
   }
   // A SinkFunction<T> (Rich or not) or a callable void(const T&).
   template <class F>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "eddy/broadcast.h"
+#include "eddy/checkpoint.h"
 #include "eddy/datastream.h"
 #include "eddy/environment.h"
 #include "eddy/format.h"

@@ -70,6 +70,8 @@ class PipelineExecutor;
 enum class EnvironmentMode { kPlan, kMaterialize };
 }  // namespace internal
 
+enum class CheckpointingMode { EXACTLY_ONCE, AT_LEAST_ONCE };
+
 class StreamExecutionEnvironment {
  public:
   // A local environment; execute() runs the job on an embedded cluster.
@@ -93,6 +95,14 @@ class StreamExecutionEnvironment {
   int64_t getBufferTimeout() const { return buffer_timeout_ms_; }
   // Configuration (config.yaml + -D) the job runs with; keys as in Flink.
   const std::map<std::string, std::string>& getConfiguration() const { return config_; }
+  // Takes a checkpoint every `interval_ms` (execution.checkpointing.interval
+  // and .mode); checkpoints go to state.checkpoints.dir.
+  StreamExecutionEnvironment& enableCheckpointing(int64_t interval_ms,
+                                                  CheckpointingMode mode = CheckpointingMode::EXACTLY_ONCE) {
+    config_["execution.checkpointing.interval"] = std::to_string(interval_ms) + " ms";
+    config_["execution.checkpointing.mode"] = mode == CheckpointingMode::EXACTLY_ONCE ? "EXACTLY_ONCE" : "AT_LEAST_ONCE";
+    return *this;
+  }
 
   // ---- Sources (defined in eddy/datastream.h) ----
   template <class T, class... More>

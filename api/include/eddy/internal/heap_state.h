@@ -30,12 +30,14 @@ namespace eddy::internal {
 //   void PutIn(ns, S);
 // Pointers stay valid until the next operation on the cell.
 template <class S>
-class HeapCell {
+class HeapCell final : public KeyGroupedState {
  public:
   explicit HeapCell(const CellSpec& spec)
       : backend_(spec.backend),
         name_(spec.name),
-        tables_(static_cast<size_t>(std::max(spec.backend->key_group_range().size(), 0))) {}
+        tables_(static_cast<size_t>(std::max(spec.backend->key_group_range().size(), 0))) {
+    backend_->RegisterKeyGroupedState(name_, this);
+  }
   HeapCell(const HeapCell&) = delete;
   HeapCell& operator=(const HeapCell&) = delete;
 
@@ -61,6 +63,21 @@ class HeapCell {
     Table& table = CurrentTable();
     backend_->BuildStateKey(name_space, &scratch_);
     table.insert_or_assign(scratch_, std::move(value));
+  }
+
+  void SnapshotInto(std::vector<std::string>& per_slot) const override {
+    std::string bytes;
+    for (size_t slot = 0; slot < tables_.size(); ++slot) {
+      for (const auto& [key, value] : tables_[slot]) {
+        SerializeInto(value, &bytes);
+        AppendSnapshotEntry(&per_slot[slot], SnapshotEntryKind::kMemory, name_, key, bytes);
+      }
+    }
+  }
+  void RestoreEntry(int slot, std::string_view key, std::string_view value) override {
+    S restored{};
+    DeserializeStored(name_, value, restored);
+    tables_[static_cast<size_t>(slot)].insert_or_assign(std::string(key), std::move(restored));
   }
 
  private:

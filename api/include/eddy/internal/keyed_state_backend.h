@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "eddy/internal/kv_store.h"
 #include "eddy/key_group.h"
 #include "eddy/serializer.h"
@@ -63,6 +64,42 @@ class WriteBackCache {
 };
 
 class KeyedStateBackend;
+
+// ---- Snapshots ----
+// A snapshot of keyed state is a section of bytes per key group: a sequence of
+// entries, each [kind u8][state name][key][value] (strings varint-length
+// prefixed). kStore entries are rows of the byte store's column `state` with
+// the 2-byte key-group prefix removed; kMemory entries belong to an in-memory
+// state (hashmap cells, timers), which encodes its key and value itself.
+enum class SnapshotEntryKind : uint8_t { kStore = 0, kMemory = 1 };
+
+inline void AppendSnapshotEntry(std::string* out, SnapshotEntryKind kind, std::string_view state,
+                                std::string_view key, std::string_view value) {
+  out->push_back(static_cast<char>(kind));
+  DataOutput output(out);
+  output.WriteString(state);
+  output.WriteString(key);
+  output.WriteString(value);
+}
+
+// An in-memory keyed state that snapshots and restores itself by key group.
+class KeyGroupedState {
+ public:
+  virtual ~KeyGroupedState() = default;
+  // Appends this state's entries (kMemory, under its own name) to
+  // `per_slot[slot]`, one buffer per key group of the backend's range.
+  virtual void SnapshotInto(std::vector<std::string>& per_slot) const = 0;
+  virtual void RestoreEntry(int slot, std::string_view key, std::string_view value) = 0;
+};
+
+// A consistent copy of a backend's keyed state, taken on the task thread and
+// written out on another (the asynchronous part of a checkpoint).
+class KeyedStateSnapshot {
+ public:
+  virtual ~KeyedStateSnapshot() = default;
+  // Appends the section of `key_group` (inside the backend's range) to `*out`.
+  virtual absl::Status AppendKeyGroup(int key_group, std::string* out) = 0;
+};
 
 // What a state needs to build its storage.
 struct CellSpec {
@@ -164,6 +201,18 @@ class KeyedStateBackend {
   // Called by a write-back cache once, when it first holds a modification.
   void RegisterWriteBackCache(WriteBackCache* cache) { caches_.push_back(cache); }
 
+  // ---- Snapshots and restore ----
+  // Registers an in-memory state under `name` (unique per backend) and hands
+  // it the restored entries that were waiting for it.
+  void RegisterKeyGroupedState(const std::string& name, KeyGroupedState* state);
+  // Takes a snapshot: flushes write-back caches, copies in-memory states and
+  // pins the byte store's current version.
+  absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> Snapshot();
+  // Restores one key group's section (from a snapshot of any range that
+  // holds `key_group`, which must be in this backend's range). Entries of
+  // in-memory states not registered yet wait for their registration.
+  absl::Status RestoreKeyGroup(int key_group, std::string_view section);
+
  private:
   KeyGroupRange range_;
   int max_parallelism_;
@@ -180,6 +229,13 @@ class KeyedStateBackend {
 
   TimeProvider time_provider_;
   std::vector<WriteBackCache*> caches_;  // owned by states_
+  std::map<std::string, KeyGroupedState*> grouped_;  // in-memory states by name
+  struct PendingEntry {
+    int slot;
+    std::string key;
+    std::string value;
+  };
+  std::map<std::string, std::vector<PendingEntry>> pending_restore_;
   std::map<std::string, std::unique_ptr<State>> states_;
 };
 

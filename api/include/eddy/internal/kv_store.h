@@ -7,7 +7,9 @@
 // are compared as unsigned bytes. A store is used by one task thread.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
@@ -15,6 +17,20 @@
 #include "absl/status/statusor.h"
 
 namespace eddy::internal {
+
+// A read-only, consistent view of a store at one moment, readable from another
+// thread while the store keeps changing (asynchronous snapshots). The store
+// must outlive its views.
+class KvStoreView {
+ public:
+  virtual ~KvStoreView() = default;
+  // The columns that existed when the view was taken, by name.
+  virtual const std::vector<std::string>& column_names() const = 0;
+  // As KvStore::Scan, over column `column_names()[index]`.
+  virtual absl::Status Scan(
+      size_t index, std::string_view prefix,
+      absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) = 0;
+};
 
 class KvStore {
  public:
@@ -39,6 +55,9 @@ class KvStore {
       absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) = 0;
   // Deletes every entry whose key starts with `prefix`.
   virtual absl::Status DeletePrefix(int column, std::string_view prefix) = 0;
+
+  // A view of the store as it is now.
+  virtual absl::StatusOr<std::unique_ptr<KvStoreView>> CreateView() = 0;
 
   // Closes the store and deletes its files; idempotent. No other method may
   // be called afterwards.

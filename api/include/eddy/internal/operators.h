@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "eddy/checkpoint.h"
 #include "eddy/functions.h"
 #include "eddy/internal/timers.h"
 #include "eddy/internal/runtime_interfaces.h"
@@ -21,12 +22,18 @@ namespace eddy::internal {
 
 // ---- Calling user functions: a Function subclass or a plain callable. ----
 
+// Flink's order: runtime context, initializeState (restoring operator state),
+// then open(). Checkpoint hooks are registered with the task.
 template <class F>
 void OpenFunction(F& f, OperatorContext& ctx) {
-  if constexpr (std::is_base_of_v<RichFunction, F>) {
-    f.setRuntimeContext(&ctx.runtime_context());
-    f.open(ctx.runtime_context());
+  if constexpr (std::is_base_of_v<RichFunction, F>) f.setRuntimeContext(&ctx.runtime_context());
+  if constexpr (std::is_base_of_v<CheckpointedFunction, F>) {
+    ctx.RegisterCheckpointedFunction(&f);
+    FunctionInitializationContext init(&ctx.operator_state_store());
+    f.initializeState(init);
   }
+  if constexpr (std::is_base_of_v<CheckpointListener, F>) ctx.RegisterCheckpointListener(&f);
+  if constexpr (std::is_base_of_v<RichFunction, F>) f.open(ctx.runtime_context());
 }
 template <class F>
 void CloseFunction(F& f) {
@@ -129,39 +136,57 @@ class SourceOperator final : public OneOutputOperator<T> {
   bool IsSource() const override { return true; }
   void Open(OperatorContext& ctx) override { OpenFunction(source_, ctx); }
   void Run(OperatorContext& ctx) override {
-    Context context(this->out_, &ctx);
+    Context context(this, &ctx);
     source_.run(context);
     // A bounded source that ran out ends event time: every window may fire.
-    if (ctx.IsRunning()) this->out_->EmitWatermark(kMaxWatermark);
+    if (ctx.IsRunning() && (!stopped_ || drain_)) this->out_->EmitWatermark(kMaxWatermark);
   }
   void Cancel() override { source_.cancel(); }
+  void Stop(bool drain) override {
+    stopped_ = true;
+    drain_ = drain;
+    source_.cancel();
+  }
   void Close() override { CloseFunction(source_); }
 
  private:
   class Context final : public SourceFunction<T>::SourceContext {
    public:
-    Context(Output<T>* out, OperatorContext* ctx) : out_(out), ctx_(ctx) {}
+    Context(SourceOperator* op, OperatorContext* ctx) : op_(op), out_(op->out_), ctx_(ctx) {}
+    // Checkpoints are taken here, before the record is emitted (see
+    // eddy/checkpoint.h for what that asks of a source). After a
+    // stop-with-savepoint nothing more is emitted.
     void collect(const T& value) override {
+      if (ctx_->HasPendingActions()) [[unlikely]] ctx_->RunPendingActions();
+      if (op_->stopped_) [[unlikely]] return;
       out_->Collect(value, kNoTimestamp);
       Tick();
     }
     void collectWithTimestamp(const T& value, int64_t timestamp) override {
+      if (ctx_->HasPendingActions()) [[unlikely]] ctx_->RunPendingActions();
+      if (op_->stopped_) [[unlikely]] return;
       out_->Collect(value, timestamp);
       Tick();
     }
-    void flush() override { ctx_->FlushOutputs(); }
-    bool isRunning() const override { return ctx_->IsRunning(); }
+    void flush() override {
+      ctx_->FlushOutputs();
+      if (ctx_->HasPendingActions()) ctx_->RunPendingActions();
+    }
+    bool isRunning() const override { return ctx_->IsRunning() && !op_->stopped_; }
 
    private:
     // Processing-time callbacks (e.g. periodic watermarks) run between records.
     void Tick() {
       if (++emitted_ % 128 == 0) ctx_->FireDueProcessingTimers();
     }
+    SourceOperator* op_;
     Output<T>* out_;
     OperatorContext* ctx_;
     uint64_t emitted_ = 0;
   };
   S source_;
+  bool stopped_ = false;
+  bool drain_ = false;
 };
 
 // ---- One-input transformations ----

@@ -4,6 +4,7 @@
 // type-erased bases and never needs to know a record type.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +18,9 @@
 
 namespace eddy {
 class RuntimeContext;
+class OperatorStateStore;
+class CheckpointedFunction;
+class CheckpointListener;
 }
 
 namespace eddy::internal {
@@ -83,6 +87,25 @@ class OperatorContext {
   virtual void FireDueProcessingTimers() = 0;
   // The configuration the job runs with.
   virtual const std::map<std::string, std::string>& job_config() = 0;
+
+  // ---- Checkpoints ----
+  // This operator's operator state (restored before Open when the job restores).
+  virtual OperatorStateStore& operator_state_store() = 0;
+  // The task snapshots these functions (snapshotState) and tells these
+  // listeners about completed checkpoints; both outlive the operator's Close.
+  virtual void RegisterCheckpointedFunction(CheckpointedFunction* function) = 0;
+  virtual void RegisterCheckpointListener(CheckpointListener* listener) = 0;
+  // Sources call it before emitting each record: true when the task has work
+  // for the source's thread (a checkpoint to take, a notification to deliver);
+  // then they call RunPendingActions(). Cheap: one relaxed load.
+  bool HasPendingActions() const { return pending_actions_->load(std::memory_order_relaxed); }
+  virtual void RunPendingActions() = 0;
+
+ protected:
+  const std::atomic<bool>* pending_actions_ = &kNoActions;
+
+ private:
+  static inline const std::atomic<bool> kNoActions{false};
 };
 
 // The runtime's lifecycle for every operator in a chain:
@@ -106,6 +129,10 @@ class StreamOperatorBase {
   virtual bool IsSource() const { return false; }
   virtual void Run(OperatorContext& context) {}
   virtual void Cancel() {}
+  // Sources only, on the task thread, right after a stop-with-savepoint
+  // snapshot: emit nothing more and return from Run; end event time
+  // (MAX_WATERMARK) only if `drain`.
+  virtual void Stop(bool drain) {}
 };
 
 // Chooses the output channel(s) of a record on a network edge.

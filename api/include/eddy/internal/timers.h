@@ -48,12 +48,53 @@ struct TimerOrder {
 
 enum class TimeDomainKind { kEventTime, kProcessingTime };
 
-class InternalTimerService {
+// Timers are kept with the keyed state: the service registers with the
+// backend as the in-memory state "_timers", so checkpoints hold them and a
+// restore (with any parallelism) hands each one to the instance owning its key
+// group. Restored processing-time timers that are already due fire at once.
+class InternalTimerService final : public KeyGroupedState {
  public:
   using Trigger = std::function<void(const InternalTimer& timer, TimeDomainKind domain)>;
 
   InternalTimerService(KeyedStateBackend* backend, OperatorContext* context, Trigger trigger)
-      : backend_(backend), context_(context), trigger_(std::move(trigger)) {}
+      : backend_(backend), context_(context), trigger_(std::move(trigger)) {
+    backend_->RegisterKeyGroupedState("_timers", this);
+    if (!processing_.empty()) ScheduleProcessingTime(processing_.begin()->timestamp);
+  }
+
+  // Entry key: domain byte, timestamp (8 bytes big-endian), varint key size,
+  // key, namespace. No value.
+  void SnapshotInto(std::vector<std::string>& per_slot) const override {
+    std::string key;
+    const int start = backend_->key_group_range().start;
+    for (const auto* set : {&event_, &processing_}) {
+      const char domain = set == &event_ ? 'e' : 'p';
+      for (const InternalTimer& t : *set) {
+        key.clear();
+        key.push_back(domain);
+        for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((static_cast<uint64_t>(t.timestamp) >> shift) & 0xff));
+        DataOutput out(&key);
+        out.WriteString(t.key);
+        key += t.name_space;
+        AppendSnapshotEntry(&per_slot[static_cast<size_t>(t.key_group - start)], SnapshotEntryKind::kMemory,
+                            "_timers", key, {});
+      }
+    }
+  }
+  void RestoreEntry(int slot, std::string_view key, std::string_view value) override {
+    if (key.size() < 9 || (key[0] != 'e' && key[0] != 'p')) {
+      throw std::runtime_error("a restored timer is malformed");
+    }
+    uint64_t ts = 0;
+    for (int i = 1; i <= 8; ++i) ts = (ts << 8) | static_cast<uint8_t>(key[static_cast<size_t>(i)]);
+    DataInput in(key.substr(9));
+    std::string user_key;
+    in.ReadString(user_key);
+    if (!in.ok()) throw std::runtime_error("a restored timer is malformed: " + in.error());
+    InternalTimer timer{static_cast<int64_t>(ts), std::move(user_key),
+                        backend_->key_group_range().start + slot, std::string(key.substr(9 + in.position()))};
+    (key[0] == 'e' ? event_ : processing_).insert(std::move(timer));
+  }
 
   int64_t current_watermark() const { return watermark_; }
   int64_t current_processing_time() { return context_->CurrentProcessingTime(); }
