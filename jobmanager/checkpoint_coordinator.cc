@@ -253,6 +253,7 @@ void CheckpointCoordinator::CompleteLocked() {
       op.state.set_file(name);
     }
     all[slot] = copy;
+    entry = {copy, p.directory};  // the older directory may be deleted below
   }
   // _metadata: the handles grouped by operator uid.
   proto::CheckpointMetadata metadata;

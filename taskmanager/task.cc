@@ -19,6 +19,9 @@
 
 namespace eddy::runtime {
 namespace {
+// Thrown on the task thread when a suspending savepoint completed.
+struct TaskSuspended {};
+
 int64_t NowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -41,15 +44,16 @@ NetworkEvent CheckpointBarrier::ToEvent() const {
   NetworkEvent event;
   event.kind = NetworkEvent::kCheckpointBarrier;
   event.value = id;
-  event.payload = absl::StrCat(timestamp, " ", savepoint ? 1 : 0, " ", directory);
+  event.payload = absl::StrCat(timestamp, " ", savepoint ? 1 : 0, suspend ? 1 : 0, " ", directory);
   return event;
 }
 
 bool CheckpointBarrier::FromEvent(const NetworkEvent& event, CheckpointBarrier* out) {
   if (event.kind != NetworkEvent::kCheckpointBarrier) return false;
   const std::string& p = event.payload;
+  // "<timestamp> <savepoint 0|1><suspend 0|1> <directory>"
   size_t a = p.find(' ');
-  if (a == std::string::npos || a + 2 >= p.size() || p[a + 2] != ' ') return false;
+  if (a == std::string::npos || a + 3 >= p.size() || p[a + 3] != ' ') return false;
   try {
     out->timestamp = std::stoll(p.substr(0, a));
   } catch (...) {
@@ -57,7 +61,8 @@ bool CheckpointBarrier::FromEvent(const NetworkEvent& event, CheckpointBarrier* 
   }
   out->id = event.value;
   out->savepoint = p[a + 1] == '1';
-  out->directory = p.substr(a + 3);
+  out->suspend = p[a + 2] == '1';
+  out->directory = p.substr(a + 4);
   return true;
 }
 
@@ -479,6 +484,9 @@ void Task::Run() {
     for (auto it = chain_.rbegin(); it != chain_.rend(); ++it) (*it)->op->Open(*(*it)->context);
     if (head_->IsSource()) {
       head_->Run(*chain_.front()->context);
+      // Stopped for a suspending savepoint: wait for it to complete.
+      const bool never = false;
+      if (suspend_after_ >= 0 && !cancelled()) RunActionsUntil(never);
     } else {
       ProcessInput();
     }
@@ -494,6 +502,20 @@ void Task::Run() {
       Transition(ExecutionState::kFinished, "");
       return;
     }
+  } catch (const TaskSuspended&) {
+    // Stop-with-savepoint: end now, without finishing the operators; their
+    // state is in the savepoint.
+    for (auto& c : chain_) {
+      try {
+        c->op->Close();
+      } catch (...) {
+      }
+    }
+    StopSnapshotWriter();
+    DisposeState();
+    spdlog::info("{} stopped after its savepoint", info_.DisplayName());
+    Transition(ExecutionState::kFinished, "");
+    return;
   } catch (const TaskCancelled&) {
   } catch (const std::exception& e) {
     error = e.what();
@@ -539,6 +561,7 @@ void Task::RunPendingActions() {
 }
 
 void Task::TriggerCheckpoint(CheckpointBarrier barrier, bool stop, bool drain) {
+  barrier.suspend = stop && !drain;
   PostAction([this, barrier = std::move(barrier), stop, drain] {
     if (barrier.id <= last_checkpoint_) return;
     if (head_->IsSource() || input_ended_) {
@@ -556,6 +579,7 @@ void Task::NotifyCheckpointComplete(int64_t id) {
       for (CheckpointListener* l : c->context->listeners()) l->notifyCheckpointComplete(id);
     }
     if (final_checkpoint_ >= 0 && id >= final_checkpoint_) final_checkpoint_done_ = true;
+    if (suspend_after_ >= 0 && id >= suspend_after_) throw TaskSuspended{};
   });
 }
 
@@ -571,6 +595,7 @@ void Task::PerformCheckpoint(const CheckpointBarrier& barrier) {
   if (barrier.id <= last_checkpoint_) return;
   last_checkpoint_ = barrier.id;
   if (input_ended_ && final_checkpoint_ < 0) final_checkpoint_ = barrier.id;
+  if (barrier.suspend) suspend_after_ = barrier.id;
   // The synchronous part: every operator's state as of this point.
   struct Part {
     std::string uid, name, file;
@@ -668,7 +693,11 @@ void Task::WaitForFinalCheckpoint() {
     deferred_trigger_.reset();
     PerformCheckpoint(b);
   }
-  while (!final_checkpoint_done_) {
+  RunActionsUntil(final_checkpoint_done_);
+}
+
+void Task::RunActionsUntil(const bool& done) {
+  while (!done) {
     {
       std::unique_lock<std::mutex> lock(actions_mu_);
       actions_cv_.wait_for(lock, std::chrono::milliseconds(200),

@@ -40,6 +40,9 @@ struct CheckpointBarrier {
   int64_t timestamp = 0;           // epoch ms of the trigger
   std::string directory;           // where tasks write their state files
   bool savepoint = false;
+  // Stop-with-savepoint without drain: once this savepoint completed, every
+  // task ends at once, without finishing its operators (Flink's "suspend").
+  bool suspend = false;
 
   NetworkEvent ToEvent() const;
   // False if `event` is not a well-formed barrier.
@@ -131,6 +134,8 @@ class Task {
   // With checkpoints on: after the input ended, waits until a checkpoint
   // taken after that point completed (so that sinks commit everything).
   void WaitForFinalCheckpoint();
+  // Runs actions as they come until `done` (or cancellation).
+  void RunActionsUntil(const bool& done);
   void SnapshotWriterLoop();
   void StopSnapshotWriter();
   // Processing-time callbacks, run on the task thread.
@@ -187,6 +192,7 @@ class Task {
   int64_t final_checkpoint_ = -1;   // first checkpoint taken after the input ended
   bool final_checkpoint_done_ = false;
   int64_t last_checkpoint_ = 0;     // newest checkpoint this task snapshotted
+  int64_t suspend_after_ = -1;      // a suspending savepoint this task took
   proto::CheckpointMetadata restore_metadata_;
   std::string restore_dir_;
 

@@ -159,7 +159,7 @@ bool RowFileBuckets::ShouldRoll(const OpenPart& part, int64_t now) const {
 }
 
 std::string RowFileBuckets::PathOf(const FilePart& part, bool in_progress) const {
-  std::filesystem::path path(options_.directory);
+  std::filesystem::path path(part.directory.empty() ? options_.directory : part.directory);
   if (!part.bucket.empty()) path /= part.bucket;
   path /= in_progress ? "." + part.name + std::string(kInProgressSuffix) : part.name;
   return path.string();
@@ -184,7 +184,8 @@ void RowFileBuckets::Write(FileSinkTransaction& txn, std::string_view bytes) {
   }
   if (it == open_.end()) {
     auto part = std::make_unique<OpenPart>();
-    part->part = {bucket, "part-" + std::to_string(subtask_) + "-" + std::to_string(next_part_counter_)};
+    part->part = {bucket, "part-" + std::to_string(subtask_) + "-" + std::to_string(next_part_counter_),
+                  std::filesystem::absolute(options_.directory).string()};
     part->path = PathOf(part->part, /*in_progress=*/true);
     if (!bucket.empty()) {
       std::error_code ec;
@@ -242,9 +243,8 @@ void RowFileBuckets::ClosePart(OpenPart& part, bool sync) {
   if (::close(fd) != 0 && sync) ThrowErrno("cannot close", part.path);
 }
 
-void RowFileBuckets::SyncDirectory(const std::string& bucket) {
-  std::filesystem::path path(options_.directory);
-  if (!bucket.empty()) path /= bucket;
+void RowFileBuckets::SyncDirectory(const FilePart& part) {
+  const std::filesystem::path path = std::filesystem::path(PathOf(part, false)).parent_path();
   const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) ThrowErrno("cannot open directory", path.string());
   const int rc = ::fsync(fd);
@@ -256,9 +256,9 @@ void RowFileBuckets::SyncDirectory(const std::string& bucket) {
 }
 
 void RowFileBuckets::PreCommit(const FileSinkTransaction& txn) {
-  std::set<std::string> buckets;
+  std::map<std::string, const FilePart*> dirs;
   for (const FilePart& p : txn.parts) {
-    buckets.insert(p.bucket);
+    dirs.emplace(std::filesystem::path(PathOf(p, false)).parent_path().string(), &p);
     auto it = open_.find(p.bucket);
     if (it != open_.end() && it->second->part.name == p.name) {
       ClosePart(*it->second, /*sync=*/true);
@@ -266,16 +266,16 @@ void RowFileBuckets::PreCommit(const FileSinkTransaction& txn) {
     }
   }
   // The pending files' directory entries must survive a crash too.
-  for (const std::string& bucket : buckets) SyncDirectory(bucket);
+  for (const auto& [dir, part] : dirs) SyncDirectory(*part);
 }
 
 void RowFileBuckets::Commit(const FileSinkTransaction& txn) {
-  std::set<std::string> buckets;
+  std::map<std::string, const FilePart*> dirs;
   for (const FilePart& p : txn.parts) {
     const std::string from = PathOf(p, /*in_progress=*/true);
     const std::string to = PathOf(p, /*in_progress=*/false);
     if (::rename(from.c_str(), to.c_str()) == 0) {
-      buckets.insert(p.bucket);
+      dirs.emplace(std::filesystem::path(to).parent_path().string(), &p);
       continue;
     }
     if (errno != ENOENT) ThrowErrno("cannot commit " + from + " as", to);
@@ -286,7 +286,7 @@ void RowFileBuckets::Commit(const FileSinkTransaction& txn) {
     }
     // Committed before (a commit repeated on recovery).
   }
-  for (const std::string& bucket : buckets) SyncDirectory(bucket);
+  for (const auto& [dir, part] : dirs) SyncDirectory(*part);
 }
 
 void RowFileBuckets::Abort(const FileSinkTransaction& txn) {

@@ -166,10 +166,12 @@ namespace internal {
 // One part file of a file sink transaction: <dir>/<bucket>/<name> once
 // committed, <dir>/<bucket>/.<name>.inprogress before.
 struct FilePart {
-  std::string bucket;  // relative to the sink's directory; empty: the directory itself
-  std::string name;    // part-<subtask>-<counter>
+  std::string bucket;     // relative to the sink's directory; empty: the directory itself
+  std::string name;       // part-<subtask>-<counter>
+  std::string directory;  // the sink's directory when the part was opened (a restored
+                          // job may write elsewhere, but commits its old parts in place)
 };
-EDDY_FIELDS(FilePart, bucket, name);
+EDDY_FIELDS(FilePart, bucket, name, directory);
 
 // The transaction of RowFileSinkFunction: the parts opened since it began.
 struct FileSinkTransaction {
@@ -238,7 +240,8 @@ class RowFileBuckets {
   std::string PathOf(const FilePart& part, bool in_progress) const;
   void FlushBuffer(OpenPart& part);
   void ClosePart(OpenPart& part, bool sync);
-  void SyncDirectory(const std::string& bucket);
+  // fsyncs the directory holding `part`.
+  void SyncDirectory(const FilePart& part);
   void DeleteOrphans(int subtask, int parallelism, const std::vector<PartCounter>& restored);
 
   static constexpr size_t kFlushBytes = 64 * 1024;

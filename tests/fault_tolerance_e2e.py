@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Fault tolerance on the daemons of an installed distribution, driven with the
+bin/ scripts, the `eddy` CLI and REST.
+
+1. TaskManager kills, for the hashmap and the rocksdb backend: ExactlyOnceTotals
+   (one slow generator → running count and sum per key in keyed state → the
+   exactly-once file sink, checkpoints every 400 ms) runs at -p 2. While it
+   runs, a TaskManager holding its tasks is killed with kill -9, twice, and a
+   replacement is started with `taskmanager.sh start` each time. The committed
+   part files, as a multiset of lines, must equal both a failure-free run of
+   the same job and an independent computation here; no in-progress file may
+   be left. REST must show the restarts in the exception history and
+   completed checkpoints.
+2. Savepoints: WindowTotals (event-time tumbling windows, so open windows hold
+   keyed state and event-time timers) runs at -p 4; `eddy stop -p DIR` stops it
+   with a savepoint mid-stream. The savepoint directory is moved elsewhere and
+   the job restored from the new place at -p 2, stopped again with a savepoint,
+   and restored at -p 4 to the end. The union of the three runs' committed
+   outputs must equal the window results computed here, each line once.
+3. Bad input: a truncated _metadata, a savepoint holding state of operators
+   the job lacks (without -n), and a checkpoint directory that cannot be
+   written each give a clear error, and the cluster still runs a job.
+"""
+
+import argparse
+import collections
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_support as e2e  # noqa: E402
+
+JOBID = re.compile(r"JobID ([0-9a-f]{32})")
+SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
+failures = []
+
+
+def check(cond, what, detail=""):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+        if detail:
+            print("    " + str(detail).replace("\n", "\n    "), flush=True)
+    return cond
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rest(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+    except (urllib.error.URLError, ConnectionError, socket.timeout, ValueError):
+        return 0, None
+
+
+def wait_for(predicate, timeout, step=0.2):
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value or time.time() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def pid_listening_on(port):
+    """The pid of the process with a listening TCP socket on `port` (from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except OSError:
+            pass
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+# ---------------------------------------------------------------- references
+
+def totals_reference(n, keys):
+    lines = collections.Counter()
+    count, total = {}, {}
+    for i in range(n):
+        k = i % keys
+        count[k] = count.get(k, 0) + 1
+        total[k] = total.get(k, 0) + i
+        lines["%d,%d,%d" % (k, count[k], total[k])] += 1
+    return lines
+
+
+def windows_reference(n, keys):
+    windows = {}
+    for i in range(n):
+        key, end = i % keys, (i * 10 // 1000 + 1) * 1000
+        c, s = windows.get((key, end), (0, 0))
+        windows[(key, end)] = (c + 1, s + i)
+    return collections.Counter("%d,%d,%d,%d" % (k, e, c, s) for (k, e), (c, s) in windows.items())
+
+
+def committed(out_dir):
+    lines = collections.Counter()
+    for path in glob.glob(os.path.join(out_dir, "**", "part-*"), recursive=True):
+        with open(path) as f:
+            lines.update(line.rstrip("\n") for line in f)
+    return lines
+
+
+def hidden_files(out_dir):
+    return [p for p in glob.glob(os.path.join(out_dir, "**", ".*"), recursive=True)]
+
+
+def diff(got, want):
+    extra, missing = got - want, want - got
+    return "%d lines extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
+                                                 sum(missing.values()), list(missing.items())[:5])
+
+
+# ---------------------------------------------------------------- the cluster
+
+class Cluster:
+    def __init__(self, dist, env, rest_port, rpc_port):
+        self.dist, self.env, self.rest_port, self.rpc_port = dist, env, rest_port, rpc_port
+        self.bin = os.path.join(dist, "bin")
+
+    def script(self, name, *argv, timeout=60):
+        return e2e.run([os.path.join(self.bin, name)] + list(argv), timeout=timeout, env=self.env)
+
+    def eddy(self, *argv, timeout=300):
+        return e2e.run([os.path.join(self.bin, "eddy")] + list(argv), timeout=timeout, env=self.env)
+
+    def taskmanagers(self):
+        status, body = rest(self.rest_port, "/taskmanagers")
+        return body["taskmanagers"] if status == 200 else []
+
+    def wait_taskmanagers(self, n, timeout=30):
+        return wait_for(lambda: len(self.taskmanagers()) == n, timeout)
+
+    def job(self, jid):
+        status, body = rest(self.rest_port, "/jobs/" + jid)
+        return body if status == 200 else None
+
+    def state(self, jid):
+        job = self.job(jid)
+        return job["state"] if job else None
+
+    def completed_checkpoints(self, jid):
+        status, body = rest(self.rest_port, "/jobs/%s/checkpoints" % jid)
+        return body["counts"]["completed"] if status == 200 else 0
+
+    def wait_state(self, jid, states, timeout):
+        return wait_for(lambda: self.state(jid) in states, timeout)
+
+    def kill_busy_taskmanager(self):
+        """kill -9 a TaskManager that holds slots; returns its pid."""
+        busy = [tm for tm in self.taskmanagers() if tm["freeSlots"] < tm["slotsNumber"]]
+        if not busy:
+            return None
+        pid = pid_listening_on(busy[0]["dataPort"])
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        return pid
+
+
+def submit(cluster, job, argv, parallelism, extra=()):
+    r = cluster.eddy("run", "-d", "-p", str(parallelism), *extra, "-c", job, *argv)
+    m = JOBID.search(r.stdout)
+    check(r.returncode == 0 and m is not None, "%s -p %d submitted" % (job, parallelism), r.describe())
+    return m.group(1) if m else None
+
+
+# ---------------------------------------------------------------- scenarios
+
+def kills(cluster, jobs, work, backend):
+    n, keys, rate = 24000, 13, 2000
+    argv = [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate), "--interval", "400"]
+    conf = ["-D", "state.backend.type=" + backend]
+    reference = totals_reference(n, keys)
+
+    clean = os.path.join(work, backend + "-clean")
+    jid = submit(cluster, "ExactlyOnceTotals", argv + ["--output", clean], 2, conf)
+    if not jid or not check(cluster.wait_state(jid, ("FINISHED", "FAILED"), 120) and
+                            cluster.state(jid) == "FINISHED", "[%s] the failure-free run finishes" % backend):
+        return
+    clean_lines = committed(clean)
+    check(clean_lines == reference, "[%s] failure-free output equals the reference" % backend,
+          diff(clean_lines, reference))
+
+    out = os.path.join(work, backend + "-killed")
+    jid = submit(cluster, "ExactlyOnceTotals", argv + ["--output", out], 2, conf)
+    if not jid:
+        return
+    for round_ in (1, 2):
+        got = wait_for(lambda: cluster.state(jid) == "RUNNING" and cluster.completed_checkpoints(jid) >= round_, 60)
+        if not check(got, "[%s] kill %d: the job runs and has completed a checkpoint" % (backend, round_)):
+            return
+        time.sleep(1.0)
+        started = time.time()
+        pid = cluster.kill_busy_taskmanager()
+        if not check(pid is not None, "[%s] kill %d: kill -9 a TaskManager running the job (pid %s)" %
+                     (backend, round_, pid)):
+            return
+        def failures_seen():
+            status, body = rest(cluster.rest_port, "/jobs/%s/exceptions" % jid)
+            return len((body or {}).get("exceptionHistory", {}).get("entries", [])) >= round_
+        check(wait_for(failures_seen, 30, step=0.05), "[%s] kill %d: the JobManager notices the loss" %
+              (backend, round_))
+        running_again = wait_for(
+            lambda: cluster.state(jid) == "RUNNING" and len(cluster.job(jid)["vertices"]) > 0 and all(
+                v["status"] == "RUNNING" for v in cluster.job(jid)["vertices"]), 60, step=0.1)
+        print("    running again %.1f s after the kill" % (time.time() - started), flush=True)
+        check(running_again, "[%s] kill %d: the job runs again" % (backend, round_))
+        r = cluster.script("taskmanager.sh", "start")
+        check(r.returncode == 0, "[%s] kill %d: taskmanager.sh start" % (backend, round_), r.describe())
+        check(cluster.wait_taskmanagers(2), "[%s] kill %d: the replacement registered" % (backend, round_))
+    check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 180) and cluster.state(jid) == "FINISHED",
+          "[%s] the job with two kills finishes (state %s)" % (backend, cluster.state(jid)))
+    status, exceptions = rest(cluster.rest_port, "/jobs/%s/exceptions" % jid)
+    entries = (exceptions or {}).get("exceptionHistory", {}).get("entries", [])
+    check(len(entries) >= 2, "[%s] REST exception history records both failures (%d)" % (backend, len(entries)))
+    lines = committed(out)
+    check(lines == reference, "[%s] output with two kills equals the reference" % backend, diff(lines, reference))
+    check(lines == clean_lines, "[%s] output with two kills equals the failure-free run" % backend)
+    check(not hidden_files(out), "[%s] no in-progress files are left" % backend, hidden_files(out)[:5])
+
+
+def savepoints(cluster, jobs, work):
+    n, keys, rate = 16000, 7, 2000
+    argv = [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate), "--interval", "500"]
+    reference = windows_reference(n, keys)
+    outputs = []
+    restore = None
+    for step, (parallelism, last) in enumerate(((4, False), (2, False), (4, True))):
+        out = os.path.join(work, "windows-%d" % step)
+        outputs.append(out)
+        extra = ["-s", restore] if restore else []
+        jid = submit(cluster, "WindowTotals", argv + ["--output", out], parallelism, extra)
+        if not jid:
+            return
+        if last:
+            check(cluster.wait_state(jid, ("FINISHED", "FAILED"), 120) and cluster.state(jid) == "FINISHED",
+                  "run %d (-p %d) restored from the savepoint finishes" % (step + 1, parallelism))
+            break
+        check(cluster.wait_state(jid, ("RUNNING",), 30), "run %d (-p %d) is running" % (step + 1, parallelism))
+        time.sleep(2.5)
+        target = os.path.join(work, "savepoints-%d" % step)
+        r = cluster.eddy("stop", "-p", target, jid)
+        m = SAVEPOINT.search(r.stdout)
+        if not check(r.returncode == 0 and m, "eddy stop -p takes a savepoint of run %d" % (step + 1), r.describe()):
+            return
+        check(cluster.wait_state(jid, ("FINISHED",), 60), "run %d finishes after the stop" % (step + 1))
+        path = m.group(1)
+        check(os.path.exists(os.path.join(path, "_metadata")), "the savepoint has a _metadata file")
+        if step == 0:  # a savepoint directory is relocatable
+            moved = os.path.join(work, "moved", os.path.basename(path))
+            os.makedirs(os.path.dirname(moved))
+            shutil.move(path, moved)
+            path = moved
+        restore = path
+    lines = committed(outputs[0]) + committed(outputs[1]) + committed(outputs[2])
+    check(lines == reference, "window results over two savepoints, 4 → 2 → 4, equal the reference",
+          diff(lines, reference))
+    check(all(sum(committed(o).values()) > 0 for o in outputs[:2]), "each stopped run committed results")
+    return restore
+
+
+def bad_input(cluster, jobs, examples, work, savepoint):
+    # A truncated _metadata.
+    broken = os.path.join(work, "broken-savepoint")
+    shutil.copytree(savepoint, broken)
+    meta = os.path.join(broken, "_metadata")
+    with open(meta, "rb") as f:
+        data = f.read()
+    with open(meta, "wb") as f:
+        f.write(data[: len(data) // 2])
+    out = os.path.join(work, "bad-1")
+    jid = submit(cluster, "WindowTotals", [jobs, "--output", out], 2, ["-s", broken])
+    if jid:
+        check(cluster.wait_state(jid, ("FAILED",), 30), "restoring a truncated _metadata fails the job")
+        status, body = rest(cluster.rest_port, "/jobs/%s/exceptions" % jid)
+        text = json.dumps(body)
+        check("_metadata" in text, "the error names the _metadata file", text[:300])
+    # A savepoint of another job's graph, without -n.
+    text_file = os.path.join(work, "words.txt")
+    with open(text_file, "w") as f:
+        f.write("a b c\n")
+    r = cluster.eddy("run", "-p", "1", "-s", savepoint, "-c", "WordCount", examples, "--input", text_file,
+                     "--output", os.path.join(work, "bad-2"))
+    check(r.returncode != 0 and "allowNonRestoredState" in (r.stdout + r.stderr),
+          "restoring another job's savepoint without -n fails and points at --allowNonRestoredState", r.describe())
+    r = cluster.eddy("run", "-p", "1", "-s", savepoint, "-n", "-c", "WordCount", examples, "--input", text_file,
+                     "--output", os.path.join(work, "bad-3"))
+    check(r.returncode == 0, "with -n it runs", r.describe())
+    # A checkpoint directory that cannot be written (below a regular file,
+    # which fails even for root).
+    blocker = os.path.join(work, "not-a-directory")
+    with open(blocker, "w") as f:
+        f.write("x")
+    jid = submit(cluster, "ExactlyOnceTotals", [jobs, "--n", "4000", "--rate", "1000", "--output",
+                                                os.path.join(work, "bad-4")], 1,
+                 ["-D", "state.checkpoints.dir=" + os.path.join(blocker, "checkpoints"),
+                  "-D", "restart-strategy.type=none"])
+    if jid:
+        check(cluster.wait_state(jid, ("FAILED",), 60), "an unwritable checkpoint directory fails the job")
+        status, body = rest(cluster.rest_port, "/jobs/%s/exceptions" % jid)
+        text = json.dumps(body)
+        check("not-a-directory" in text, "the error names the checkpoint directory", text[:400])
+    # The cluster keeps running.
+    r = cluster.eddy("run", "-p", "2", "-c", "WordCount", examples, "--input", text_file,
+                     "--output", os.path.join(work, "after"))
+    check(r.returncode == 0, "the cluster still runs a job after the bad input", r.describe())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--cmake", default="cmake")
+    parser.add_argument("--cxx", default="")
+    parser.add_argument("--test-jobs", required=True)
+    parser.add_argument("--scenarios", default="kills,savepoints", help="comma-separated subset to run")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-ft-e2e-"))
+    dist = os.path.join(tmp, "dist")
+    work = os.path.join(tmp, "work")
+    os.makedirs(work)
+    env = e2e.hermetic_env()
+    for var in ("EDDY_CONF_DIR", "EDDY_LOG_DIR", "EDDY_IDENT_STRING"):
+        env.pop(var, None)
+    env["EDDY_PID_DIR"] = os.path.join(tmp, "pids")
+    cluster = None
+    try:
+        e2e.install_distribution(args.cmake, args.build_dir, dist)
+        rpc_port, rest_port = free_port(), free_port()
+        with open(os.path.join(dist, "conf", "config.yaml"), "a") as f:
+            f.write("\n# ---- fault_tolerance_e2e.py ----\n"
+                    "jobmanager.rpc.address: localhost\n"
+                    "jobmanager.rpc.port: %d\n"
+                    "rest.port: %d\n"
+                    "taskmanager.numberOfTaskSlots: 2\n"
+                    "heartbeat.interval: 500 ms\n"
+                    "heartbeat.timeout: 3 s\n"
+                    "slot.request.timeout: 20 s\n"
+                    "state.checkpoints.dir: file://%s\n"
+                    "restart-strategy.fixed-delay.delay: 500 ms\n" % (rpc_port, rest_port,
+                                                                      os.path.join(tmp, "checkpoints")))
+        with open(os.path.join(dist, "conf", "masters"), "w") as f:
+            f.write("localhost:%d\n" % rest_port)
+        with open(os.path.join(dist, "conf", "workers"), "w") as f:
+            f.write("localhost\nlocalhost\n")
+        cluster = Cluster(dist, env, rest_port, rpc_port)
+        r = cluster.script("start-cluster.sh")
+        if not check(r.returncode == 0 and cluster.wait_taskmanagers(2), "the cluster starts with 2 TaskManagers",
+                     r.describe()):
+            return 1
+        if "kills" in args.scenarios:
+            for backend in ("hashmap", "rocksdb"):
+                kills(cluster, args.test_jobs, work, backend)
+        savepoint = savepoints(cluster, args.test_jobs, work) if "savepoints" in args.scenarios else None
+        if savepoint:
+            bad_input(cluster, args.test_jobs, os.path.join(dist, "examples", "libeddy-examples.so"), work,
+                      savepoint)
+    finally:
+        if cluster:
+            cluster.script("stop-cluster.sh")
+        if failures:
+            for log in sorted(glob.glob(os.path.join(dist, "log", "*.log"))):
+                with open(log, errors="replace") as f:
+                    tail = f.readlines()[-25:]
+                print("---- %s\n%s" % (log, "".join(tail)), flush=True)
+        if args.keep:
+            print("kept " + tmp, flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failure(s)" % len(failures), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
