@@ -550,4 +550,36 @@ TEST(KeyedBroadcastErrorTest, KeyedStateOnTheBroadcastSideFails) {
 }
 
 }  // namespace
+// Broadcast state goes into checkpoints as operator state: every restored
+// instance, at any parallelism, gets the full contents of one old instance.
+TEST(BroadcastStateCheckpointTest, RestoredInstancesGetTheWholeState) {
+  const MapStateDescriptor<std::string, int64_t> rules("rules");
+  std::vector<internal::BroadcastStateSpec> specs{internal::MakeBroadcastStateSpec(rules)};
+  std::map<std::string, int64_t> expected;
+  std::vector<std::vector<internal::OperatorStateList>> snapshots;
+  for (int subtask = 0; subtask < 2; ++subtask) {  // two old instances with the same contents
+    internal::BroadcastStateRegistry registry(specs);
+    OperatorStateStore store;
+    registry.Bind(store);
+    for (int i = 0; i < 50; ++i) {
+      registry.Get(rules).put("rule-" + std::to_string(i), i * i);
+      expected["rule-" + std::to_string(i)] = i * i;
+    }
+    registry.Get(rules).remove("rule-7");
+    snapshots.push_back(store.Snapshot());
+  }
+  expected.erase("rule-7");
+  ASSERT_EQ(snapshots[0].size(), 1u);
+  EXPECT_EQ(snapshots[0][0].mode, internal::OperatorStateMode::kBroadcast);
+  for (int subtask = 0; subtask < 3; ++subtask) {  // restored at parallelism 3
+    internal::BroadcastStateRegistry registry(specs);
+    OperatorStateStore store;
+    store.SetRestored(snapshots[static_cast<size_t>(subtask) % snapshots.size()]);
+    registry.Bind(store);
+    std::map<std::string, int64_t> got;
+    for (const auto& [k, v] : registry.Get(rules).entries()) got[k] = v;
+    EXPECT_EQ(got, expected) << "subtask " << subtask;
+  }
+}
+
 }  // namespace eddy

@@ -57,6 +57,7 @@
 #include "eddy/internal/stream_graph.h"
 #include "eddy/internal/timers.h"
 #include "eddy/internal/type_handle.h"
+#include "eddy/checkpoint.h"
 #include "eddy/serializer.h"
 #include "eddy/state.h"
 
@@ -73,6 +74,9 @@ class BroadcastStateBase {
   BroadcastStateBase(const BroadcastStateBase&) = delete;
   BroadcastStateBase& operator=(const BroadcastStateBase&) = delete;
   virtual ~BroadcastStateBase() = default;
+  // Checkpoints: one serialized (key, value) pair per entry.
+  virtual std::vector<std::string> SerializeEntries() const = 0;
+  virtual void RestoreEntries(const std::vector<std::string>& entries) = 0;
 };
 
 }  // namespace internal
@@ -101,6 +105,23 @@ class ReadOnlyBroadcastState : public internal::BroadcastStateBase {
   bool isEmpty() const { return entries_.empty(); }
   // The descriptor's name.
   const std::string& name() const { return name_; }
+
+  std::vector<std::string> SerializeEntries() const override {
+    std::vector<std::string> out;
+    for (const auto& entry : entries_) {
+      std::string bytes;
+      internal::SerializeInto(entry.second, &bytes);
+      out.push_back(std::move(bytes));
+    }
+    return out;
+  }
+  void RestoreEntries(const std::vector<std::string>& entries) override {
+    for (const std::string& bytes : entries) {
+      std::pair<K, V> kv;
+      internal::DeserializeStored(name_, bytes, kv);
+      entries_.insert_or_assign(KeyBytes(kv.first), std::move(kv));
+    }
+  }
 
  protected:
   explicit ReadOnlyBroadcastState(std::string name) : name_(std::move(name)) {}
@@ -194,6 +215,17 @@ class BroadcastStateRegistry {
                              "' was declared in broadcast() with other key or value types");
     }
     return *typed;
+  }
+
+  // Makes the states part of the operator's checkpoints (every instance holds
+  // the same contents, so a restored instance takes one old instance's copy).
+  void Bind(OperatorStateStore& store) {
+    for (auto& [name, state] : states_) {
+      BroadcastStateBase* s = state.get();
+      store.RegisterRaw(
+          "broadcast:" + name, OperatorStateMode::kBroadcast, [s] { return s->SerializeEntries(); },
+          [s](const std::vector<std::string>& entries) { s->RestoreEntries(entries); });
+    }
   }
 
  private:
@@ -305,6 +337,7 @@ class BroadcastProcessOperator final : public TwoInputOperator<IN1, IN2, OUT> {
   }
   void Open(OperatorContext& ctx) override {
     context_ = &ctx;
+    states_.Bind(ctx.operator_state_store());
     OpenFunction(f_, ctx);
   }
   void Close() override { CloseFunction(f_); }
@@ -366,6 +399,7 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<IN1, IN2, OU
   }
   void Open(OperatorContext& ctx) override {
     context_ = &ctx;
+    states_.Bind(ctx.operator_state_store());
     backend_ = ctx.keyed_state_backend();
     key_.Bind(backend_);
     timers_ = std::make_unique<InternalTimerService>(

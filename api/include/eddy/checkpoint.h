@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -121,7 +122,23 @@ class OperatorStateStore {
     return Get<T>(descriptor.name(), internal::OperatorStateMode::kUnion);
   }
 
-  // ---- runtime side ----
+  // ---- runtime and operators ----
+  // A state an operator keeps itself (broadcast state): `snapshot` serializes
+  // its elements; `restore` gets the elements redistributed to this instance
+  // (at once, if the job restored them).
+  void RegisterRaw(const std::string& name, internal::OperatorStateMode mode,
+                   std::function<std::vector<std::string>()> snapshot,
+                   const std::function<void(const std::vector<std::string>&)>& restore) {
+    if (states_.count(name) || raw_.count(name)) {
+      throw std::logic_error("operator state '" + name + "' is registered twice");
+    }
+    auto p = pending_.find(name);
+    if (p != pending_.end()) {
+      restore(p->second.elements);
+      pending_.erase(p);
+    }
+    raw_.emplace(name, Raw{mode, std::move(snapshot)});
+  }
   // What this instance restores: the lists already redistributed to it.
   void SetRestored(std::vector<internal::OperatorStateList> lists) {
     restored_ = true;
@@ -133,6 +150,7 @@ class OperatorStateStore {
     for (const auto& [name, entry] : states_) {
       out.push_back({name, entry.mode, entry.state->SerializeElements()});
     }
+    for (const auto& [name, raw] : raw_) out.push_back({name, raw.mode, raw.snapshot()});
     // Restored state nobody asked for again is kept, so that it survives a
     // restart of a program that registers it later.
     for (const auto& [name, list] : pending_) out.push_back(list);
@@ -163,8 +181,13 @@ class OperatorStateStore {
     return *typed;
   }
 
+  struct Raw {
+    internal::OperatorStateMode mode;
+    std::function<std::vector<std::string>()> snapshot;
+  };
   bool restored_ = false;
   std::map<std::string, Entry> states_;
+  std::map<std::string, Raw> raw_;
   std::map<std::string, internal::OperatorStateList> pending_;
 };
 
