@@ -91,6 +91,45 @@ absl::StatusOr<std::vector<internal::OperatorStateList>> ReadOperatorSection(con
   return lists;
 }
 
+// An incremental rocksdb snapshot: the store files are copied (hard-linked
+// where the file system allows) into a local directory, and the key groups
+// [first, last] imported from them.
+absl::Status ImportStoreFiles(const proto::OperatorSubtaskState& h, const std::string& directory, int first,
+                              int last, internal::KeyedStateBackend& backend) {
+  namespace fs = std::filesystem;
+  internal::KvStore* store = backend.kv_store();
+  if (store == nullptr) {
+    return absl::FailedPreconditionError(
+        "the checkpoint holds rocksdb store files, but this job runs the hashmap backend: restore it with "
+        "state.backend.type: rocksdb");
+  }
+  const std::string local = absl::StrCat(store->directory(), "-restore-", h.subtask());
+  std::error_code ec;
+  fs::remove_all(local, ec);
+  fs::create_directories(local, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", local, ": ", ec.message()));
+  auto fetch = [&](const std::string& rel, std::string name) -> absl::Status {
+    const fs::path from = fs::path(directory) / rel;
+    const fs::path to = fs::path(local) / name;
+    fs::create_hard_link(from, to, ec);
+    if (ec) fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+    if (ec) return absl::DataLossError(absl::StrCat("cannot read the store file ", from.string(), ": ", ec.message()));
+    return absl::OkStatus();
+  };
+  absl::Status s;
+  for (const auto& rel : h.shared_files()) {
+    std::string name = fs::path(rel).filename().string();
+    name = name.substr(name.rfind('_') + 1);  // <instance>_<file>
+    if (s.ok()) s = fetch(rel, name);
+  }
+  for (const auto& rel : h.private_files()) {
+    if (s.ok()) s = fetch(rel, fs::path(rel).filename().string());
+  }
+  if (s.ok()) s = store->ImportKeyGroups(local, first, last);
+  fs::remove_all(local, ec);
+  return s;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<internal::OperatorStateList>> AssignOperatorState(
@@ -164,6 +203,10 @@ absl::Status RestoreKeyedState(const proto::OperatorStateHandles& op, const std:
       if (!bytes.ok()) return bytes.status();
       absl::Status s = backend.RestoreKeyGroup(kg, *bytes);
       if (!s.ok()) return absl::Status(s.code(), absl::StrCat("restoring ", path, ": ", std::string(s.message())));
+    }
+    if (h.shared_files_size() + h.private_files_size() > 0) {
+      absl::Status s = ImportStoreFiles(h, directory, start, end, backend);
+      if (!s.ok()) return s;
     }
   }
   return absl::OkStatus();

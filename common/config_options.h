@@ -64,6 +64,10 @@ inline constexpr ConfigOption kBufferTimeout{
 inline constexpr ConfigOption kStateBackendType{
     "state.backend.type", "hashmap",
     "State backend: 'hashmap' (in memory) or 'rocksdb'."};
+inline constexpr ConfigOption kStateBackendIncremental{
+    "state.backend.incremental", "false",
+    "rocksdb: checkpoints upload only the SST files that are new since the "
+    "last checkpoint (savepoints are always full)."};
 inline constexpr ConfigOption kCheckpointsDir{
     "state.checkpoints.dir", "",
     "Directory (file:// URI or path) checkpoints are written to, shared by "
@@ -161,6 +165,7 @@ inline constexpr ConfigOption kAllConfigOptions[] = {
     kMaxParallelism,
     kBufferTimeout,
     kStateBackendType,
+    kStateBackendIncremental,
     kCheckpointsDir,
     kSavepointsDir,
     kCheckpointingInterval,

@@ -2,6 +2,7 @@
 #include "jobmanager/checkpoint_coordinator.h"
 
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "checkpoint/snapshot_file.h"
@@ -251,6 +252,12 @@ void CheckpointCoordinator::CompleteLocked() {
       fs::copy_file(from, fs::path(p.directory) / name, fs::copy_options::overwrite_existing, ec);
       if (ec) failure = absl::StrCat("cannot copy the state of a finished task from ", from, ": ", ec.message());
       op.state.set_file(name);
+      for (const auto& rel : op.state.private_files()) {  // shared files stay where they are
+        fs::create_directories((fs::path(p.directory) / rel).parent_path(), ec);
+        fs::copy_file(fs::path(entry.second) / rel, fs::path(p.directory) / rel, fs::copy_options::overwrite_existing,
+                      ec);
+        if (ec) failure = absl::StrCat("cannot copy the state of a finished task: ", ec.message());
+      }
     }
     all[slot] = copy;
     entry = {copy, p.directory};  // the older directory may be deleted below
@@ -299,10 +306,31 @@ void CheckpointCoordinator::CompleteLocked() {
                job_.job_id(), size, EpochMillis() - p.timestamp);
   if (!p.savepoint) {
     latest_completed_ = p.directory;
+    std::set<std::string> shared;
+    for (const auto& op : metadata.operators()) {
+      for (const auto& st : op.subtasks()) {
+        for (const auto& rel : st.shared_files()) shared.insert(fs::path(rel).filename().string());
+      }
+    }
     retained_.emplace_back(p.id, p.directory);
+    retained_shared_[p.id] = std::move(shared);
+    bool subsumed = false;
     while (static_cast<int>(retained_.size()) > settings_.num_retained) {
-      (void)checkpoint::RemoveTree(retained_.front().second);  // subsumed
+      (void)checkpoint::RemoveTree(retained_.front().second);
+      retained_shared_.erase(retained_.front().first);
       retained_.erase(retained_.begin());
+      subsumed = true;
+    }
+    if (subsumed) {
+      // Shared files no retained checkpoint refers to any more are deleted.
+      std::set<std::string> live;
+      for (const auto& [id, names] : retained_shared_) live.insert(names.begin(), names.end());
+      std::error_code ec;
+      const fs::path shared_dir = fs::path(settings_.checkpoints_dir) / job_.job_id() / "shared";
+      for (const auto& f : fs::directory_iterator(shared_dir, ec)) {
+        const std::string name = f.path().filename().string();
+        if (!live.count(name) && !name.ends_with(".inprogress")) fs::remove(f.path(), ec);
+      }
     }
   }
   std::vector<std::string> attempts;

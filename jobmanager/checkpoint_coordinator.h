@@ -170,6 +170,7 @@ class CheckpointCoordinator {
   std::map<std::pair<int, int>, std::pair<TaskAck, std::string>> last_acks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::pair<int, int>> attempt_slot_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<int64_t, std::string>> retained_ ABSL_GUARDED_BY(mu_);  // oldest first
+  std::map<int64_t, std::set<std::string>> retained_shared_ ABSL_GUARDED_BY(mu_);  // shared file names
   std::string latest_completed_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace eddy::runtime {
@@ -133,6 +134,62 @@ class RocksDbKvStore final : public internal::KvStore {
   }
 
   absl::StatusOr<std::unique_ptr<internal::KvStoreView>> CreateView() override;
+
+  absl::StatusOr<std::vector<std::string>> CreateCheckpoint(const std::string& dir) override {
+    if (db_ == nullptr) return Closed();
+    rocksdb::Checkpoint* raw = nullptr;
+    absl::Status s = FromRocksDb(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint");
+    if (!s.ok()) return s;
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // log_size_for_flush 0: flush the memtables, so the files hold everything.
+    s = FromRocksDb(checkpoint->CreateCheckpoint(dir, 0), "creating checkpoint " + dir);
+    if (!s.ok()) return s;
+    std::vector<std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) files.push_back(entry.path().filename().string());
+    return files;
+  }
+
+  absl::Status ImportKeyGroups(const std::string& dir, int first, int last) override {
+    if (db_ == nullptr) return Closed();
+    rocksdb::Options options;
+    std::vector<std::string> names;
+    absl::Status s = FromRocksDb(rocksdb::DB::ListColumnFamilies(options, dir, &names), "listing " + dir);
+    if (!s.ok()) return s;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    s = FromRocksDb(rocksdb::DB::OpenForReadOnly(options, dir, descriptors, &handles, &raw), "opening " + dir);
+    if (!s.ok()) return s;
+    std::unique_ptr<rocksdb::DB> source(raw);
+    const char lower[2] = {static_cast<char>((first >> 8) & 0xff), static_cast<char>(first & 0xff)};
+    for (size_t i = 0; i < names.size() && s.ok(); ++i) {
+      if (names[i] == rocksdb::kDefaultColumnFamilyName) continue;
+      auto column = OpenColumn(names[i]);
+      if (!column.ok()) {
+        s = column.status();
+        break;
+      }
+      rocksdb::WriteBatch batch;
+      std::unique_ptr<rocksdb::Iterator> it(source->NewIterator(rocksdb::ReadOptions(), handles[i]));
+      for (it->Seek(rocksdb::Slice(lower, 2)); it->Valid(); it->Next()) {
+        const rocksdb::Slice key = it->key();
+        if (key.size() < 2) continue;
+        const int kg = (static_cast<uint8_t>(key[0]) << 8) | static_cast<uint8_t>(key[1]);
+        if (kg > last) break;
+        batch.Put(handles_[static_cast<size_t>(*column)], key, it->value());
+        if (batch.Count() >= 10000) {
+          s = FromRocksDb(db_->Write(write_options_, &batch), "import");
+          batch.Clear();
+          if (!s.ok()) break;
+        }
+      }
+      if (s.ok()) s = FromRocksDb(it->status(), "reading " + dir);
+      if (s.ok() && batch.Count() > 0) s = FromRocksDb(db_->Write(write_options_, &batch), "import");
+    }
+    for (auto* h : handles) (void)source->DestroyColumnFamilyHandle(h);
+    return s;
+  }
 
   absl::Status DeletePrefix(int column, std::string_view prefix) override {
     if (db_ == nullptr) return Closed();

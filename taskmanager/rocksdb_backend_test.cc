@@ -165,3 +165,62 @@ TEST(CreateKeyedStateBackendTest, ChoosesByType) {
 
 }  // namespace
 }  // namespace eddy::runtime
+
+namespace eddy::runtime {
+namespace {
+
+// Incremental checkpoints: the store's files, then an import of a key-group
+// range into another instance (a restore with another parallelism).
+TEST(RocksDbIncrementalTest, CheckpointFilesImportTheirKeyGroups) {
+  const fs::path root = fs::temp_directory_path() / ("eddy-rocksdb-incr-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  std::map<std::string, std::string> config{{"state.backend.type", "rocksdb"},
+                                            {"state.backend.rocksdb.localdir", root.string()}};
+  constexpr int kMaxParallelism = 16;
+  auto source = CreateKeyedStateBackend(config, KeyGroupRange{0, 15}, kMaxParallelism, "src");
+  ASSERT_TRUE(source.ok()) << source.status();
+  auto& value = internal::GetValueState(**source, ValueStateDescriptor<int64_t>("v"));
+  std::map<int64_t, int64_t> expected_low;  // keys whose key group is in [0, 7]
+  for (int64_t k = 0; k < 500; ++k) {
+    const int kg = static_cast<int>(k % kMaxParallelism);  // any assignment works for the store
+    (*source)->SetCurrentKey(SerializeToString(k), kg);
+    value.update(k * 3);
+    if (kg <= 7) expected_low[k] = k * 3;
+  }
+  ASSERT_TRUE((*source)->Flush().ok());
+  const std::string dir = (root / "chk").string();
+  auto files = (*source)->kv_store()->CreateCheckpoint(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_TRUE(std::any_of(files->begin(), files->end(), [](const std::string& f) { return f.ends_with(".sst"); }));
+  // Changes after the checkpoint are not in it.
+  (*source)->SetCurrentKey(SerializeToString(int64_t{0}), 0);
+  value.update(-1);
+
+  auto target = CreateKeyedStateBackend(config, KeyGroupRange{0, 7}, kMaxParallelism, "dst");
+  ASSERT_TRUE(target.ok()) << target.status();
+  ASSERT_TRUE((*target)->kv_store()->ImportKeyGroups(dir, 0, 7).ok());
+  auto& restored = internal::GetValueState(**target, ValueStateDescriptor<int64_t>("v"));
+  int found = 0;
+  for (int64_t k = 0; k < 500; ++k) {
+    const int kg = static_cast<int>(k % kMaxParallelism);
+    if (kg > 7) continue;
+    (*target)->SetCurrentKey(SerializeToString(k), kg);
+    ASSERT_EQ(restored.value(), std::optional<int64_t>(expected_low[k])) << "key " << k;
+    ++found;
+  }
+  EXPECT_EQ(found, static_cast<int>(expected_low.size()));
+  // Key groups outside the range were not imported.
+  int outside = 0;
+  auto column = (*target)->kv_store()->OpenColumn("v");
+  ASSERT_TRUE((*target)->kv_store()->Scan(*column, "", [&](std::string_view key, std::string_view) {
+    if (static_cast<uint8_t>(key[1]) > 7) ++outside;
+    return true;
+  }).ok());
+  EXPECT_EQ(outside, 0);
+  source->reset();
+  target->reset();
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace eddy::runtime

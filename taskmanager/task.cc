@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <set>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -603,6 +605,9 @@ void Task::PerformCheckpoint(const CheckpointBarrier& barrier) {
     std::unique_ptr<internal::KeyedStateSnapshot> keyed;
     KeyGroupRange range;
     std::string backend;
+    // Incremental: the store's checkpoint files in a local directory.
+    std::string store_dir, local_dir;
+    std::vector<std::string> store_files;
   };
   auto parts = std::make_shared<std::vector<Part>>();
   std::string error;
@@ -617,8 +622,18 @@ void Task::PerformCheckpoint(const CheckpointBarrier& barrier) {
       part.file = absl::StrCat("op-", info_.vertex_id, "-", i, "-", info_.subtask_index);
       part.lists = ctx.operator_state_store().Snapshot();
       if (internal::KeyedStateBackend* backend = ctx.keyed_state_backend()) {
-        auto snapshot = backend->Snapshot();
+        // Incremental rocksdb checkpoints: the in-memory states as sections,
+        // the store as its files (savepoints stay full and self-contained).
+        const bool incremental = incremental_ && !barrier.savepoint && backend->kv_store() != nullptr;
+        auto snapshot = backend->Snapshot(!incremental);
         if (!snapshot.ok()) throw std::runtime_error(std::string(snapshot.status().message()));
+        if (incremental) {
+          part.store_dir = backend->kv_store()->directory();
+          part.local_dir = absl::StrCat(part.store_dir, "-chk-", barrier.id);
+          auto files = backend->kv_store()->CreateCheckpoint(part.local_dir);
+          if (!files.ok()) throw std::runtime_error(std::string(files.status().message()));
+          part.store_files = *std::move(files);
+        }
         part.keyed = *std::move(snapshot);
         part.range = backend->key_group_range();
         part.backend = backend->type();
@@ -647,6 +662,12 @@ void Task::PerformCheckpoint(const CheckpointBarrier& barrier) {
       auto handle = checkpoint::WriteOperatorSnapshot(barrier.directory, part.file, info_.subtask_index, part.lists,
                                                       part.keyed.get(), part.range, part.backend);
       part.keyed.reset();  // releases the store's snapshot early
+      if (handle.ok() && !part.local_dir.empty()) {
+        absl::Status uploaded = UploadStoreFiles(barrier.directory, part.file, part.store_dir, part.local_dir,
+                                                 part.store_files, &*handle);
+        if (!uploaded.ok()) handle = uploaded;
+      }
+      if (!part.local_dir.empty()) (void)checkpoint::RemoveTree(part.local_dir);
       if (!handle.ok()) {
         failure = absl::StrCat("writing the state of ", info_.DisplayName(), " for checkpoint ", barrier.id,
                                " failed: ", std::string(handle.status().message()));
@@ -660,6 +681,48 @@ void Task::PerformCheckpoint(const CheckpointBarrier& barrier) {
   });
   if (!writer_.joinable()) writer_ = std::thread([this] { SnapshotWriterLoop(); });
   writer_cv_.notify_all();
+}
+
+absl::Status Task::UploadStoreFiles(const std::string& directory, const std::string& file, const std::string& store_dir,
+                                    const std::string& local_dir, const std::vector<std::string>& files,
+                                    proto::OperatorSubtaskState* handle) {
+  namespace fs = std::filesystem;
+  const fs::path shared = fs::path(directory).parent_path() / "shared";
+  const std::string instance = fs::path(store_dir).filename().string();
+  std::set<std::string>& uploaded = uploaded_[store_dir];
+  std::error_code ec;
+  fs::create_directories(shared, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", shared.string(), ": ", ec.message()));
+  int64_t bytes = 0;
+  for (const std::string& f : files) {
+    const fs::path from = fs::path(local_dir) / f;
+    if (f.ends_with(".sst")) {
+      // SST files never change: upload each once, then only refer to it.
+      const std::string name = absl::StrCat(instance, "_", f);
+      if (!uploaded.count(name)) {
+        const fs::path to = shared / name;
+        fs::copy_file(from, fs::path(to.string() + ".inprogress"), fs::copy_options::overwrite_existing, ec);
+        if (!ec) fs::rename(fs::path(to.string() + ".inprogress"), to, ec);
+        if (ec) return absl::UnavailableError(absl::StrCat("cannot upload ", from.string(), ": ", ec.message()));
+        bytes += static_cast<int64_t>(fs::file_size(to, ec));
+        uploaded.insert(name);
+      }
+      handle->add_shared_files(absl::StrCat("../shared/", name));
+    } else {
+      const std::string rel = absl::StrCat(file, "-db/", f);
+      fs::create_directories(fs::path(directory) / (file + "-db"), ec);
+      fs::copy_file(from, fs::path(directory) / rel, fs::copy_options::overwrite_existing, ec);
+      if (ec) return absl::UnavailableError(absl::StrCat("cannot upload ", from.string(), ": ", ec.message()));
+      bytes += static_cast<int64_t>(fs::file_size(fs::path(directory) / rel, ec));
+      handle->add_private_files(rel);
+    }
+  }
+  handle->set_incremental_size(handle->state_size() + bytes);
+  int64_t total = handle->state_size();
+  for (const auto& f : handle->shared_files()) total += static_cast<int64_t>(fs::file_size(fs::path(directory) / f, ec));
+  for (const auto& f : handle->private_files()) total += static_cast<int64_t>(fs::file_size(fs::path(directory) / f, ec));
+  handle->set_state_size(total);
+  return absl::OkStatus();
 }
 
 void Task::SnapshotWriterLoop() {
@@ -709,6 +772,8 @@ void Task::RunActionsUntil(const bool& done) {
 }
 
 void Task::RestoreState() {
+  auto it = info_.config.find("state.backend.incremental");
+  incremental_ = it != info_.config.end() && (it->second == "true" || it->second == "TRUE" || it->second == "True");
   const std::string& dir = info_.checkpointing.restore_directory;
   if (dir.empty()) return;
   auto metadata = checkpoint::ReadMetadata(dir, &restore_dir_);

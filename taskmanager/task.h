@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -137,6 +138,12 @@ class Task {
   // Runs actions as they come until `done` (or cancellation).
   void RunActionsUntil(const bool& done);
   void SnapshotWriterLoop();
+  // Incremental checkpoints: uploads the store files in `local_dir` (new
+  // SSTs to <job dir>/shared/, the rest beside the state file) and records
+  // them in `handle`.
+  absl::Status UploadStoreFiles(const std::string& directory, const std::string& file, const std::string& store_dir,
+                                const std::string& local_dir, const std::vector<std::string>& files,
+                                proto::OperatorSubtaskState* handle);
   void StopSnapshotWriter();
   // Processing-time callbacks, run on the task thread.
   void RegisterTimer(int64_t time, std::function<void(int64_t)> callback);
@@ -193,6 +200,8 @@ class Task {
   bool final_checkpoint_done_ = false;
   int64_t last_checkpoint_ = 0;     // newest checkpoint this task snapshotted
   int64_t suspend_after_ = -1;      // a suspending savepoint this task took
+  bool incremental_ = false;        // state.backend.incremental
+  std::map<std::string, std::set<std::string>> uploaded_;  // writer thread: shared files per store
   proto::CheckpointMetadata restore_metadata_;
   std::string restore_dir_;
 

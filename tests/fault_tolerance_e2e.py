@@ -2,7 +2,8 @@
 """Fault tolerance on the daemons of an installed distribution, driven with the
 bin/ scripts, the `eddy` CLI and REST.
 
-1. TaskManager kills, for the hashmap and the rocksdb backend: ExactlyOnceTotals
+1. TaskManager kills, for the hashmap and the rocksdb backend (with incremental
+   checkpoints): ExactlyOnceTotals
    (one slow generator → running count and sum per key in keyed state → the
    exactly-once file sink, checkpoints every 400 ms) runs at -p 2. While it
    runs, a TaskManager holding its tasks is killed with kill -9, twice, and a
@@ -202,6 +203,8 @@ def kills(cluster, jobs, work, backend):
     n, keys, rate = 24000, 13, 2000
     argv = [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate), "--interval", "400"]
     conf = ["-D", "state.backend.type=" + backend]
+    if backend == "rocksdb":  # incremental checkpoints: shared SST files across checkpoints and restores
+        conf += ["-D", "state.backend.incremental=true"]
     reference = totals_reference(n, keys)
 
     clean = os.path.join(work, backend + "-clean")

@@ -148,7 +148,7 @@ class BackendSnapshot final : public KeyedStateSnapshot {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> KeyedStateBackend::Snapshot() {
+absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> KeyedStateBackend::Snapshot(bool include_store) {
   if (disposed_) return absl::FailedPreconditionError("keyed state backend was disposed");
   absl::Status flushed = Flush();
   if (!flushed.ok()) return flushed;
@@ -160,7 +160,7 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> KeyedStateBackend::Snapshot(
     }
   }
   std::unique_ptr<KvStoreView> view;
-  if (store_ != nullptr) {
+  if (store_ != nullptr && include_store) {
     auto created = store_->CreateView();
     if (!created.ok()) return created.status();
     view = *std::move(created);

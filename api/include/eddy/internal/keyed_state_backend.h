@@ -207,7 +207,9 @@ class KeyedStateBackend {
   void RegisterKeyGroupedState(const std::string& name, KeyGroupedState* state);
   // Takes a snapshot: flushes write-back caches, copies in-memory states and
   // pins the byte store's current version.
-  absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> Snapshot();
+  // `include_store` false: only the in-memory states (the byte store is
+  // checkpointed by its files, see KvStore::CreateCheckpoint).
+  absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> Snapshot(bool include_store = true);
   // Restores one key group's section (from a snapshot of any range that
   // holds `key_group`, which must be in this backend's range). Entries of
   // in-memory states not registered yet wait for their registration.

@@ -59,6 +59,18 @@ class KvStore {
   // A view of the store as it is now.
   virtual absl::StatusOr<std::unique_ptr<KvStoreView>> CreateView() = 0;
 
+  // ---- Incremental checkpoints (stores that have files) ----
+  // Writes a consistent copy of the store's files into the new directory
+  // `dir` (hard links where possible) and returns the file names.
+  virtual absl::StatusOr<std::vector<std::string>> CreateCheckpoint(const std::string& dir) {
+    return absl::UnimplementedError("this store has no files to checkpoint");
+  }
+  // Copies every entry whose 2-byte key-group prefix is in [first, last] from
+  // the store files in `dir` (made by CreateCheckpoint) into this store.
+  virtual absl::Status ImportKeyGroups(const std::string& dir, int first, int last) {
+    return absl::UnimplementedError("this store cannot import store files");
+  }
+
   // Closes the store and deletes its files; idempotent. No other method may
   // be called afterwards.
   virtual absl::Status Close() = 0;
