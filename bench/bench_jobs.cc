@@ -53,3 +53,51 @@ EDDY_PROGRAM(PayloadThroughput, env, args) {
       .addSink(PayloadSink(), "count");
   env.execute("Payload throughput");
 }
+
+namespace {
+// Keeps a payload of --payload bytes per key in keyed ValueState, rewritten
+// by every record of that key.
+class PayloadState : public eddy::KeyedProcessFunction<int64_t, KV, int64_t> {
+ public:
+  explicit PayloadState(int64_t bytes) : bytes_(bytes) {}
+  void open(eddy::RuntimeContext& ctx) override {
+    state_ = &ctx.getState(eddy::ValueStateDescriptor<std::string>("payload"));
+  }
+  void processElement(const KV& kv, Context&, eddy::Collector<int64_t>& out) override {
+    // Pseudo-random bytes, so that RocksDB's compression does not shrink the state.
+    value_.resize(static_cast<size_t>(bytes_));
+    uint64_t x = static_cast<uint64_t>(kv.second) * 0x9E3779B97F4A7C15ull + 1;
+    for (char& c : value_) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+    state_->update(value_);
+    if (kv.second % 1000000 == 0) out.collect(kv.second);
+  }
+
+ private:
+  int64_t bytes_;
+  std::string value_;
+  eddy::ValueState<std::string>* state_ = nullptr;
+};
+}  // namespace
+
+// Stateful throughput and checkpoint cost: records 1..n; record v < keys
+// creates key v, later records rewrite one of the first --hot keys (so after
+// the first pass only a small part of the state changes).
+EDDY_PROGRAM(StatefulPayload, env, args) {
+  const int64_t n = args.getLong("n", 20000000);
+  const int64_t keys = args.getLong("keys", 100000);
+  const int64_t hot = args.getLong("hot", keys);
+  const int64_t payload = args.getLong("payload", 100);
+  env.fromSequence(0, n - 1)
+      .map([keys, hot](const int64_t& v) { return KV(v < keys ? v : v % hot, v); })
+      .name("pairs")
+      .keyBy([](const KV& kv) { return kv.first; })
+      .process(PayloadState(payload))
+      .name("state")
+      .addSink([](const int64_t&) {}, "discard");
+  env.execute("Stateful payload");
+}

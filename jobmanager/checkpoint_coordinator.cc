@@ -271,7 +271,7 @@ void CheckpointCoordinator::CompleteLocked() {
   metadata.set_trigger_timestamp(p.timestamp);
   metadata.set_savepoint(p.savepoint);
   std::map<std::string, proto::OperatorStateHandles*> by_uid;
-  int64_t size = 0;
+  int64_t size = 0, uploaded = 0;
   for (auto& [slot, ack] : all) {
     const proto::JobVertex& vertex = job_.vertices(slot.first);
     for (auto& op : ack.operators) {
@@ -285,6 +285,7 @@ void CheckpointCoordinator::CompleteLocked() {
         handles->set_max_parallelism(vertex.max_parallelism());
       }
       size += op.state.state_size();
+      if (p.acks.size() > 0) uploaded += op.state.incremental_size() > 0 ? op.state.incremental_size() : op.state.state_size();
       *handles->add_subtasks() = op.state;
     }
   }
@@ -302,8 +303,9 @@ void CheckpointCoordinator::CompleteLocked() {
   stats_.completed++;
   RecordLocked({p.id, "COMPLETED", p.savepoint, p.timestamp, p.latest_ack, size, static_cast<int>(p.acks.size()),
                 static_cast<int>(p.targets.size()), p.directory, ""});
-  spdlog::info("Completed {} {} of job {} ({} bytes) in {} ms", p.savepoint ? "savepoint" : "checkpoint", p.id,
-               job_.job_id(), size, EpochMillis() - p.timestamp);
+  spdlog::info("Completed {} {} of job {} ({} bytes, {} bytes written) in {} ms",
+               p.savepoint ? "savepoint" : "checkpoint", p.id, job_.job_id(), size, uploaded,
+               EpochMillis() - p.timestamp);
   if (!p.savepoint) {
     latest_completed_ = p.directory;
     std::set<std::string> shared;
