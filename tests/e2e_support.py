@@ -8,7 +8,12 @@ against it with find_package(Eddy).
 import os
 import shutil
 import signal
+import json
+import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
 
 # Crash signatures that must never appear on stderr.
 CRASH_MARKERS = ("core dumped", "Segmentation fault", "terminate called", "Aborted",
@@ -132,3 +137,33 @@ def build_job_project(cmake, cxx, dist, project_dir, job_name, sources):
     if not os.path.isfile(library):
         raise RuntimeError("the job project did not produce " + library)
     return library
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, step=0.2):
+    """Polls `predicate` until it returns a true value or `timeout` seconds
+    passed; returns its last value."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value or time.time() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def rest_get(port, path):
+    """GET http://127.0.0.1:<port><path> → (status, parsed JSON or None);
+    status 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+    except (urllib.error.URLError, ConnectionError, socket.timeout, ValueError):
+        return 0, None
