@@ -358,6 +358,18 @@ TEST_F(TwoPhaseCommitFileSinkTest, WithoutCheckpointsTheEndOfInputCommits) {
   EXPECT_THAT(InProgress(), IsEmpty());
 }
 
+TEST_F(TwoPhaseCommitFileSinkTest, AFreshRunIntoAnUsedDirectoryKeepsTheEarlierParts) {
+  const auto first = Records("a", 0, 100), second = Records("b", 0, 50);
+  for (const auto* records : {&first, &second}) {
+    auto sink = Open(0, 1);
+    sink->Write(*records);
+    sink->Finish();
+    sink->Close();
+  }
+  EXPECT_THAT(Committed(), ElementsAre(std::pair<const std::string, std::vector<std::string>>("part-0-0", first),
+                                       std::pair<const std::string, std::vector<std::string>>("part-0-1", second)));
+}
+
 TEST_F(TwoPhaseCommitFileSinkTest, WithoutCheckpointsAFailureLeavesNothing) {
   auto sink = Open(0, 1);
   sink->Write(Records("a", 0, 100));

@@ -138,6 +138,21 @@ RowFileBuckets::RowFileBuckets(FileSinkOptions options, int subtask, int paralle
   if (ec) throw std::runtime_error("cannot create output directory " + options_.directory + ": " + ec.message());
   for (const PartCounter& c : restored) next_part_counter_ = std::max(next_part_counter_, c.next);
   DeleteOrphans(subtask, parallelism, restored);
+  if (restored.empty()) {
+    // A fresh job writing into a directory that already holds this subtask's
+    // parts (an earlier run) continues after them rather than replacing them.
+    std::filesystem::recursive_directory_iterator it(options_.directory, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (name.starts_with('.') && name.ends_with(kInProgressSuffix)) {
+        name = name.substr(1, name.size() - 1 - kInProgressSuffix.size());
+      }
+      int64_t owner = 0, counter = 0;
+      if (ParsePartName(name, &owner, &counter) && owner == subtask) {
+        next_part_counter_ = std::max(next_part_counter_, counter + 1);
+      }
+    }
+  }
 }
 
 RowFileBuckets::~RowFileBuckets() {
