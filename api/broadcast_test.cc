@@ -549,6 +549,69 @@ TEST(KeyedBroadcastErrorTest, KeyedStateOnTheBroadcastSideFails) {
   EXPECT_EQ(g_keyed_elements.load(), 2);
 }
 
+
+// applyToKeyedState visits every key of this instance with its state scoped to
+// it; the visits here double each key's sum and report it.
+std::atomic<int> g_applied_elements{0};
+std::mutex g_applied_mu;
+std::vector<std::string> g_applied;
+
+class DoubleAllSums
+    : public KeyedBroadcastProcessFunction<std::string, std::pair<std::string, int>, int, std::string> {
+ public:
+  void processElement(const std::pair<std::string, int>& e, ReadOnlyContext&, Collector<std::string>&) override {
+    auto& sum = getRuntimeContext().getState(kSum);
+    sum.update(sum.value().value_or(0) + e.second);
+    ++g_applied_elements;
+  }
+  void processBroadcastElement(const int& factor, Context& ctx, Collector<std::string>& out) override {
+    ctx.applyToKeyedState(kSum, [&](const std::string& key, ValueState<int64_t>& sum) {
+      sum.update(*sum.value() * factor);
+      out.collect(key + "=" + std::to_string(*sum.value()));
+    });
+  }
+  static inline const ValueStateDescriptor<int64_t> kSum{"sum"};
+};
+
+class FactorAfterKeyedRecords : public SourceFunction<int> {
+ public:
+  void run(SourceContext& ctx) override {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (g_applied_elements.load() < 100 && ctx.isRunning() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ctx.collect(2);
+  }
+};
+
+TEST(KeyedBroadcastApplyTest, ApplyToKeyedStateVisitsEveryKeyOnBothBackends) {
+  std::map<std::string, int64_t> expected;
+  std::vector<std::pair<std::string, int>> elements;
+  for (int i = 0; i < 100; ++i) {
+    elements.emplace_back("k" + std::to_string(i % 10), i);
+    expected["k" + std::to_string(i % 10)] += i;
+  }
+  std::vector<std::string> want;
+  for (const auto& [k, v] : expected) want.push_back(k + "=" + std::to_string(v * 2));
+  for (const char* backend : {"hashmap", "rocksdb"}) {
+    g_applied_elements = 0;
+    g_applied.clear();
+    StreamExecutionEnvironment env(std::map<std::string, std::string>{{"state.backend.type", backend}});
+    env.setParallelism(2);
+    MapStateDescriptor<int, int> d("unused");
+    ConnectBroadcast(env.fromCollection(elements).keyBy([](const std::pair<std::string, int>& e) { return e.first; }),
+                     Broadcast(env.addSource(FactorAfterKeyedRecords()), d))
+        .process(DoubleAllSums())
+        .addSink([](const std::string& line) {
+          std::lock_guard<std::mutex> lock(g_applied_mu);
+          g_applied.push_back(line);
+        });
+    env.execute("apply to keyed state");
+    std::sort(g_applied.begin(), g_applied.end());
+    EXPECT_EQ(g_applied, want) << backend;
+  }
+}
+
 }  // namespace
 // Broadcast state goes into checkpoints as operator state: every restored
 // instance, at any parallelism, gets the full contents of one old instance.

@@ -218,6 +218,25 @@ absl::Status KeyedStateBackend::RestoreKeyGroup(int key_group, std::string_view 
   return absl::OkStatus();
 }
 
+absl::Status KeyedStateBackend::ForEachEntryKey(
+    const std::string& name, const std::function<void(int key_group, std::string_view key)>& visit) {
+  if (store_ == nullptr) {
+    auto it = grouped_.find(name);
+    if (it != grouped_.end()) {
+      it->second->ForEachEntryKey([&](int slot, std::string_view key) { visit(range_.start + slot, key); });
+    }
+    return absl::OkStatus();
+  }
+  absl::Status flushed = Flush();
+  if (!flushed.ok()) return flushed;
+  auto column = store_->OpenColumn(name);
+  if (!column.ok()) return column.status();
+  return store_->Scan(*column, "", [&](std::string_view key, std::string_view) {
+    if (key.size() > 2) visit((static_cast<uint8_t>(key[0]) << 8) | static_cast<uint8_t>(key[1]), key.substr(2));
+    return true;
+  });
+}
+
 void ThrowStateError(const std::string& name, const absl::Status& status) {
   throw std::runtime_error("keyed state '" + name + "': " + status.ToString());
 }

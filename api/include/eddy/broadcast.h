@@ -30,15 +30,14 @@
 // minimum of both inputs' (an idle input does not hold it back), so by then
 // every broadcast element with an earlier timestamp has been processed.
 //
-// Not checkpointed yet: broadcast state lives only in memory and is lost when
-// a task fails; snapshot and restore come with the fault-tolerance work (keys
-// and values already need a TypeSerializer for that reason).
+// Broadcast state is checkpointed as broadcast-mode operator state: a restored
+// instance, at any parallelism, gets the whole state of one old instance.
 //
-// Not provided: Flink's Context::applyToKeyedState (visiting the keyed state
-// of every key from processBroadcastElement). The keyed state backend cannot
-// enumerate its keys yet; it needs a per-state key iterator first.
+// KeyedBroadcastProcessFunction's processBroadcastElement may visit the keyed
+// state of every key with ctx.applyToKeyedState(descriptor, function).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -294,6 +293,48 @@ class BroadcastProcessFunction : public RichFunction {
   virtual void processBroadcastElement(const IN2& value, Context& ctx, Collector<OUT>& out) = 0;
 };
 
+namespace internal {
+template <class V>
+ValueState<V>& KeyedStateOf(RuntimeContext& c, const ValueStateDescriptor<V>& d) { return c.getState(d); }
+template <class T>
+ListState<T>& KeyedStateOf(RuntimeContext& c, const ListStateDescriptor<T>& d) { return c.getListState(d); }
+template <class K, class V>
+MapState<K, V>& KeyedStateOf(RuntimeContext& c, const MapStateDescriptor<K, V>& d) { return c.getMapState(d); }
+template <class T>
+ReducingState<T>& KeyedStateOf(RuntimeContext& c, const ReducingStateDescriptor<T>& d) {
+  return c.getReducingState(d);
+}
+template <class IN, class ACC, class OUT>
+AggregatingState<IN, OUT>& KeyedStateOf(RuntimeContext& c, const AggregatingStateDescriptor<IN, ACC, OUT>& d) {
+  return c.getAggregatingState(d);
+}
+}  // namespace internal
+
+// processBroadcastElement's context on a keyed stream: also visits keyed state.
+template <class KS>
+class KeyedBroadcastContext : public BroadcastContext {
+ public:
+  // Calls `function(key, state)` (or function.process(key, state), Flink's
+  // KeyedStateFunction) for every key of this instance that has a value in
+  // the keyed state `descriptor` names; the state is scoped to that key
+  // during the call, so it may be read, updated or cleared.
+  template <class D, class Fn>
+  void applyToKeyedState(const D& descriptor, Fn&& function) {
+    ForEachKey(descriptor.name(), [&](const KS& key, RuntimeContext& ctx) {
+      auto& state = internal::KeyedStateOf(ctx, descriptor);
+      if constexpr (requires { function.process(key, state); }) {
+        function.process(key, state);
+      } else {
+        function(key, state);
+      }
+    });
+  }
+
+ protected:
+  virtual void ForEachKey(const std::string& state,
+                          const std::function<void(const KS& key, RuntimeContext& ctx)>& visit) = 0;
+};
+
 // Connects a keyed stream (IN1, key KS) with a broadcast stream (IN2).
 // processElement and onTimer may use keyed state of the current key (through
 // getRuntimeContext()) and timers; processBroadcastElement has no current key,
@@ -305,7 +346,7 @@ class KeyedBroadcastProcessFunction : public RichFunction {
   using InputType = IN1;
   using BroadcastType = IN2;
   using OutputType = OUT;
-  using Context = BroadcastContext;
+  using Context = KeyedBroadcastContext<KS>;
   class ReadOnlyContext : public ReadOnlyBroadcastContext {
    public:
     // Timers of the current key.
@@ -480,7 +521,7 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<IN1, IN2, OU
   };
 
   // processBroadcastElement's Context.
-  class BroadcastSideContext final : public BroadcastContext {
+  class BroadcastSideContext final : public KeyedBroadcastContext<KS> {
    public:
     explicit BroadcastSideContext(KeyedBroadcastProcessOperator* op) : op_(op) {}
     std::optional<int64_t> timestamp() const override {
@@ -495,6 +536,31 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<IN1, IN2, OU
     OutputBase* SideOutput(const std::string& tag) override { return op_->side_outputs_.Get(tag); }
     int64_t RawTimestamp() const override { return timestamp_; }
     BroadcastStateRegistry& BroadcastStates() override { return op_->states_; }
+    void ForEachKey(const std::string& state,
+                    const std::function<void(const KS& key, RuntimeContext& ctx)>& visit) override {
+      KeyedStateBackend* backend = op_->backend_;
+      // Keys first (an entry key starts with the serialized key), then the
+      // visits, which may change the state.
+      std::vector<std::pair<int, std::string>> keys;
+      CheckStore(state, backend->ForEachEntryKey(state, [&](int key_group, std::string_view entry) {
+        KS key{};
+        DataInput in(entry);
+        TypeSerializer<KS>::Deserialize(in, key);
+        if (in.ok()) keys.emplace_back(key_group, std::string(entry.substr(0, in.position())));
+      }));
+      std::sort(keys.begin(), keys.end());
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+      const std::string name_space = backend->current_namespace();
+      backend->SetCurrentNamespace("");
+      for (const auto& [key_group, bytes] : keys) {
+        KS key{};
+        DeserializeStored(state, bytes, key);
+        backend->SetCurrentKey(bytes, key_group);
+        visit(key, op_->context_->runtime_context());
+      }
+      backend->SetCurrentKey(std::string_view(), -1);  // processBroadcastElement has no current key
+      backend->SetCurrentNamespace(name_space);
+    }
 
    private:
     KeyedBroadcastProcessOperator* op_;

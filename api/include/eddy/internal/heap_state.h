@@ -74,6 +74,11 @@ class HeapCell final : public KeyGroupedState {
       }
     }
   }
+  void ForEachEntryKey(const std::function<void(int slot, std::string_view key)>& visit) const override {
+    for (size_t slot = 0; slot < tables_.size(); ++slot) {
+      for (const auto& entry : tables_[slot]) visit(static_cast<int>(slot), entry.first);
+    }
+  }
   void RestoreEntry(int slot, std::string_view key, std::string_view value) override {
     S restored{};
     DeserializeStored(name_, value, restored);

@@ -90,6 +90,9 @@ class KeyGroupedState {
   // `per_slot[slot]`, one buffer per key group of the backend's range.
   virtual void SnapshotInto(std::vector<std::string>& per_slot) const = 0;
   virtual void RestoreEntry(int slot, std::string_view key, std::string_view value) = 0;
+  // Calls `visit(slot, table key)` for every entry (table keys as in
+  // KeyedStateBackend::state_key()).
+  virtual void ForEachEntryKey(const std::function<void(int slot, std::string_view key)>& visit) const {}
 };
 
 // A consistent copy of a backend's keyed state, taken on the task thread and
@@ -214,6 +217,14 @@ class KeyedStateBackend {
   // holds `key_group`, which must be in this backend's range). Entries of
   // in-memory states not registered yet wait for their registration.
   absl::Status RestoreKeyGroup(int key_group, std::string_view section);
+
+  // ---- Enumeration (applyToKeyedState) ----
+  // Calls `visit(key group, entry key)` for every entry of the state `name`
+  // in any namespace: the entry key starts with the serialized user key,
+  // followed by namespace bytes (and map keys) the caller skips. Keys may
+  // repeat; states never registered have no entries.
+  absl::Status ForEachEntryKey(const std::string& name,
+                               const std::function<void(int key_group, std::string_view key)>& visit);
 
  private:
   KeyGroupRange range_;
