@@ -166,28 +166,17 @@ JobExecutionResult RunOnLocalCluster(proto::JobGraph job, std::shared_ptr<intern
 
   // The same CheckpointCoordinator as the JobManager's, calling the tasks
   // directly. (The embedded cluster does not restart failed jobs.)
-  std::vector<std::vector<int>> upstream(static_cast<size_t>(job.vertices_size()));
-  for (const auto& e : job.edges()) {
-    upstream[static_cast<size_t>(vertex_index[e.target_vertex()])].push_back(vertex_index[e.source_vertex()]);
-  }
   std::map<std::string, runtime::Task*> by_attempt;
   for (auto& t : tasks) by_attempt[attempt_of(*t)] = t.get();
   jobmanager::CheckpointCoordinator::Hooks hooks;
-  hooks.targets = [&](std::vector<jobmanager::CheckpointCoordinator::Target>* trigger,
-                      std::vector<jobmanager::CheckpointCoordinator::Target>* ack) {
-    std::vector<bool> vertex_finished(static_cast<size_t>(job.vertices_size()), true);
+  hooks.tasks = [&](std::vector<jobmanager::CheckpointCoordinator::TaskStatus>* statuses) {
+    using TaskState = jobmanager::CheckpointCoordinator::TaskState;
     for (size_t i = 0; i < tasks.size(); ++i) {
-      if (tasks[i]->state() != ExecutionState::kFinished) vertex_finished[static_cast<size_t>(task_vertex[i])] = false;
-    }
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      ExecutionState st = tasks[i]->state();
-      if (st == ExecutionState::kFinished) continue;
-      if (st != ExecutionState::kRunning) return false;
-      jobmanager::CheckpointCoordinator::Target t{attempt_of(*tasks[i]), task_vertex[i], tasks[i]->info().subtask_index};
-      ack->push_back(t);
-      bool upstream_done = true;
-      for (int u : upstream[static_cast<size_t>(task_vertex[i])]) upstream_done &= vertex_finished[static_cast<size_t>(u)];
-      if (upstream_done) trigger->push_back(t);
+      const ExecutionState st = tasks[i]->state();
+      const TaskState state = st == ExecutionState::kFinished  ? TaskState::kFinished
+                              : st == ExecutionState::kRunning ? TaskState::kRunning
+                                                               : TaskState::kPending;
+      statuses->push_back({{attempt_of(*tasks[i]), task_vertex[i], tasks[i]->info().subtask_index}, state});
     }
     return true;
   };

@@ -59,7 +59,32 @@ absl::StatusOr<CheckpointSettings> CheckpointSettings::FromConfig(const Configur
 }
 
 CheckpointCoordinator::CheckpointCoordinator(proto::JobGraph job, CheckpointSettings settings, Hooks hooks)
-    : job_(std::move(job)), settings_(std::move(settings)), hooks_(std::move(hooks)) {}
+    : job_(std::move(job)), settings_(std::move(settings)), hooks_(std::move(hooks)) {
+  std::map<std::string, int> index;
+  for (int v = 0; v < job_.vertices_size(); ++v) index[job_.vertices(v).id()] = v;
+  upstream_.resize(static_cast<size_t>(job_.vertices_size()));
+  for (const auto& e : job_.edges()) {
+    upstream_[static_cast<size_t>(index[e.target_vertex()])].push_back(index[e.source_vertex()]);
+  }
+}
+
+bool CheckpointCoordinator::SelectTargets(std::vector<Target>* trigger, std::vector<Target>* ack) {
+  std::vector<TaskStatus> tasks;
+  if (!hooks_.tasks(&tasks)) return false;
+  std::vector<bool> vertex_finished(upstream_.size(), true);
+  for (const TaskStatus& t : tasks) {
+    if (t.state != TaskState::kFinished) vertex_finished[static_cast<size_t>(t.target.vertex)] = false;
+  }
+  for (const TaskStatus& t : tasks) {
+    if (t.state == TaskState::kFinished) continue;
+    if (t.state != TaskState::kRunning) return false;  // not every task is up yet
+    ack->push_back(t.target);
+    bool upstream_done = true;  // sources have no upstream
+    for (int u : upstream_[static_cast<size_t>(t.target.vertex)]) upstream_done &= vertex_finished[static_cast<size_t>(u)];
+    if (upstream_done) trigger->push_back(t.target);
+  }
+  return true;
+}
 
 CheckpointCoordinator::~CheckpointCoordinator() { Stop(); }
 
@@ -177,7 +202,7 @@ void CheckpointCoordinator::Loop() {
 void CheckpointCoordinator::TriggerLocked(bool savepoint, const std::string& dir, bool stop, bool drain,
                                           SavepointCallback done) {
   std::vector<Target> trigger, ack;
-  if (!hooks_.targets(&trigger, &ack) || trigger.empty()) {
+  if (!SelectTargets(&trigger, &ack) || trigger.empty()) {
     if (done) done(absl::FailedPreconditionError("the job is not running, or all its tasks finished"));
     return;
   }

@@ -65,11 +65,17 @@ class CheckpointCoordinator {
     int vertex = 0;
     int subtask = 0;
   };
+  enum class TaskState { kPending, kRunning, kFinished };  // pending: not running yet
+  struct TaskStatus {
+    Target target;
+    TaskState state;
+  };
   struct Hooks {
-    // The attempts to trigger (sources and tasks whose inputs all finished)
-    // and the attempts that must acknowledge (every running one). Returns
-    // false if the job is not in a state to take checkpoints.
-    std::function<bool(std::vector<Target>* trigger, std::vector<Target>* ack)> targets;
+    // Every execution attempt of the job and its state; false if the job is
+    // not in a state to take checkpoints. The coordinator triggers sources and
+    // tasks whose upstream vertices all finished; every unfinished task
+    // acknowledges.
+    std::function<bool(std::vector<TaskStatus>* tasks)> tasks;
     std::function<void(const Target& target, int64_t id, int64_t timestamp, const std::string& directory,
                        bool savepoint, bool stop, bool drain)>
         trigger;
@@ -144,6 +150,9 @@ class CheckpointCoordinator {
   };
 
   void Loop();
+  // Chooses the attempts to trigger and those that must acknowledge; false
+  // if some task is not running yet.
+  bool SelectTargets(std::vector<Target>* trigger, std::vector<Target>* ack);
   void TriggerLocked(bool savepoint, const std::string& dir, bool stop, bool drain, SavepointCallback done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CompleteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -151,6 +160,7 @@ class CheckpointCoordinator {
   void RecordLocked(Stats::Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const proto::JobGraph job_;
+  std::vector<std::vector<int>> upstream_;  // per vertex index: the vertices feeding it
   const CheckpointSettings settings_;
   const Hooks hooks_;
 

@@ -35,10 +35,7 @@ JobMaster::JobMaster(proto::JobGraph job, std::string library_digest, ResourceMa
       config_(std::move(config)) {
   start_time_ = EpochMillis();
   state_timestamps_["CREATED"] = start_time_;
-  std::map<std::string, int> index;
-  for (int v = 0; v < job_.vertices_size(); ++v) index[job_.vertices(v).id()] = v;
-  upstream_.resize(static_cast<size_t>(job_.vertices_size()));
-  for (const auto& e : job_.edges()) upstream_[static_cast<size_t>(index[e.target_vertex()])].push_back(index[e.source_vertex()]);
+
   for (int v = 0; v < job_.vertices_size(); ++v) {
     for (int s = 0; s < job_.vertices(v).parallelism(); ++s) {
       Execution e;
@@ -198,7 +195,7 @@ void JobMaster::Run() {
     return;
   }
   CheckpointCoordinator::Hooks hooks;
-  hooks.targets = [this](auto* trigger, auto* ack) { return CheckpointTargets(trigger, ack); };
+  hooks.tasks = [this](auto* tasks) { return CheckpointTasks(tasks); };
   hooks.trigger = [this](const auto& t, int64_t id, int64_t ts, const std::string& dir, bool sp, bool stop,
                          bool drain) { SendTrigger(t, id, ts, dir, sp, stop, drain); };
   hooks.notify = [this](const auto& attempts, int64_t id, bool completed) { SendNotify(attempts, id, completed); };
@@ -328,22 +325,15 @@ bool JobMaster::CanRestartLocked() {
   return false;
 }
 
-bool JobMaster::CheckpointTargets(std::vector<CheckpointCoordinator::Target>* trigger,
-                                  std::vector<CheckpointCoordinator::Target>* ack) {
+bool JobMaster::CheckpointTasks(std::vector<CheckpointCoordinator::TaskStatus>* tasks) {
+  using TaskState = CheckpointCoordinator::TaskState;
   std::lock_guard<std::mutex> lock(mu_);
   if (state_ != "RUNNING") return false;
-  std::vector<bool> vertex_finished(static_cast<size_t>(job_.vertices_size()), true);
   for (const Execution& e : executions_) {
-    if (e.state != "FINISHED") vertex_finished[static_cast<size_t>(e.vertex)] = false;
-  }
-  for (const Execution& e : executions_) {
-    if (e.state == "FINISHED") continue;
-    if (e.state != "RUNNING") return false;  // not every task is up yet
-    CheckpointCoordinator::Target t{e.attempt_id, e.vertex, e.subtask};
-    ack->push_back(t);
-    bool upstream_done = true;
-    for (int u : upstream_[static_cast<size_t>(e.vertex)]) upstream_done &= vertex_finished[static_cast<size_t>(u)];
-    if (upstream_done) trigger->push_back(t);  // sources have no upstream
+    const TaskState state = e.state == "FINISHED"  ? TaskState::kFinished
+                            : e.state == "RUNNING" ? TaskState::kRunning
+                                                   : TaskState::kPending;
+    tasks->push_back({{e.attempt_id, e.vertex, e.subtask}, state});
   }
   return true;
 }

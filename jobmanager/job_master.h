@@ -81,8 +81,7 @@ class JobMaster {
   void Fail(const std::string& cause, const std::string& task, const std::string& location);
   bool CanRestartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Coordinator hooks.
-  bool CheckpointTargets(std::vector<CheckpointCoordinator::Target>* trigger,
-                         std::vector<CheckpointCoordinator::Target>* ack);
+  bool CheckpointTasks(std::vector<CheckpointCoordinator::TaskStatus>* tasks);
   void SendTrigger(const CheckpointCoordinator::Target& target, int64_t id, int64_t timestamp,
                    const std::string& directory, bool savepoint, bool stop, bool drain);
   void SendNotify(const std::vector<std::string>& attempts, int64_t id, bool completed);
@@ -98,7 +97,6 @@ class JobMaster {
   const Configuration config_;
   std::optional<CheckpointSettings> settings_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
-  std::vector<std::vector<int>> upstream_;  // per vertex: the vertices feeding it
 
   // Restart strategy (restart-strategy.*).
   std::string restart_type_ = "none";

@@ -9,6 +9,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "checkpoint/snapshot_file.h"
 #include "checkpoint/storage.h"
@@ -141,7 +142,10 @@ Task::Task(TaskInfo info, proto::JobVertex vertex, std::shared_ptr<internal::Str
       input_edges_(std::move(input_edges)),
       outputs_(std::move(outputs)),
       listener_(std::move(listener)),
-      responder_(std::move(responder)) {}
+      responder_(std::move(responder)) {
+  auto it = info_.config.find("state.backend.incremental");
+  incremental_ = it != info_.config.end() && absl::AsciiStrToLower(it->second) == "true";
+}
 
 Task::~Task() {
   Cancel();
@@ -772,8 +776,6 @@ void Task::RunActionsUntil(const bool& done) {
 }
 
 void Task::RestoreState() {
-  auto it = info_.config.find("state.backend.incremental");
-  incremental_ = it != info_.config.end() && (it->second == "true" || it->second == "TRUE" || it->second == "True");
   const std::string& dir = info_.checkpointing.restore_directory;
   if (dir.empty()) return;
   auto metadata = checkpoint::ReadMetadata(dir, &restore_dir_);
