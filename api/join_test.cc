@@ -471,6 +471,8 @@ class FakeRuntimeContext : public eddy::RuntimeContext {
   int getNumberOfParallelSubtasks() const override { return 1; }
   int getMaxNumberOfParallelSubtasks() const override { return 128; }
   int getAttemptNumber() const override { return 0; }
+  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
+  eddy::MetricGroup metrics_;
 
  protected:
   eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string&) override { return *backend_; }

@@ -42,6 +42,8 @@ class FakeRuntimeContext : public eddy::RuntimeContext {
   int getNumberOfParallelSubtasks() const override { return parallelism_; }
   int getMaxNumberOfParallelSubtasks() const override { return 128; }
   int getAttemptNumber() const override { return 0; }
+  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
+  eddy::MetricGroup metrics_;
 
  protected:
   eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string& name) override {

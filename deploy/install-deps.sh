@@ -10,6 +10,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev librdkafka-dev libspdlog-dev libfmt-dev
   libcxxopts-dev libyaml-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
+  libhiredis-dev libpq-dev
+  # servers and tools the connector tests start or call
+  redis-server postgresql kcat
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl python3 procps
 )

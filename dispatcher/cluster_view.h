@@ -27,6 +27,8 @@ struct VertexView {
   int64_t read_bytes = 0;
   int64_t write_bytes = 0;
   std::map<std::string, int> tasks_per_state;  // state name → subtasks in it
+  // User counters (getMetricGroup().counter) by subtask index, then name.
+  std::map<int, std::map<std::string, int64_t>> subtask_counters;
 };
 
 struct ExceptionView {

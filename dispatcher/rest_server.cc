@@ -21,14 +21,17 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_split.h"
 #include "eddy/version.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
@@ -603,6 +606,82 @@ Reply PatchJob(const Call& call) {
   }
 }
 
+// The names asked for with ?get=a,b (all of `available` without it).
+std::vector<std::string> RequestedMetrics(const Call& call, const std::set<std::string>& available) {
+  auto get = call.query.find("get");
+  if (get == call.query.end()) return {available.begin(), available.end()};
+  std::vector<std::string> names;
+  const std::vector<std::string> asked = absl::StrSplit(get->second, ',', absl::SkipEmpty());
+  for (const std::string& name : asked) {
+    if (available.count(name)) names.push_back(name);
+  }
+  return names;
+}
+
+// The vertex :vid of job :jid, or the reply explaining why there is none.
+std::variant<VertexView, Reply> FindVertex(const Call& call) {
+  const std::optional<std::string> id = ParseJobId(call.path_params[0]);
+  if (!id.has_value()) return BadJobId(call.path_params[0]);
+  const std::optional<JobView> job = call.view.Job(*id);
+  if (!job.has_value()) return JobNotFound(*id);
+  for (const VertexView& v : job->vertices) {
+    if (v.id == call.path_params[1]) return v;
+  }
+  return Error(404, Cat({"Job ", *id, " has no vertex ", Truncated(call.path_params[1])}));
+}
+
+// GET /jobs/:jid/vertices/:vid/metrics[?get=...]: user counters per subtask,
+// named "<subtask>.<counter>"; without get, only the names.
+Reply GetVertexMetrics(const Call& call) {
+  std::variant<VertexView, Reply> found = FindVertex(call);
+  if (auto* reply = std::get_if<Reply>(&found)) return std::move(*reply);
+  const VertexView& vertex = std::get<VertexView>(found);
+  std::map<std::string, int64_t> values;
+  for (const auto& [subtask, counters] : vertex.subtask_counters) {
+    for (const auto& [name, count] : counters) values[Cat({std::to_string(subtask), ".", name})] = count;
+  }
+  std::set<std::string> available;
+  for (const auto& [name, count] : values) available.insert(name);
+  const bool with_values = call.query.count("get") > 0;
+  json out = json::array();
+  for (const std::string& name : RequestedMetrics(call, available)) {
+    json metric{{"id", name}};
+    if (with_values) metric["value"] = std::to_string(values[name]);
+    out.push_back(std::move(metric));
+  }
+  return Reply{200, std::move(out), ""};
+}
+
+// GET /jobs/:jid/vertices/:vid/subtasks/metrics[?get=...]: user counters
+// aggregated over the vertex's subtasks (min, max, avg, sum).
+Reply GetSubtaskMetrics(const Call& call) {
+  std::variant<VertexView, Reply> found = FindVertex(call);
+  if (auto* reply = std::get_if<Reply>(&found)) return std::move(*reply);
+  const VertexView& vertex = std::get<VertexView>(found);
+  std::map<std::string, std::vector<int64_t>> values;
+  for (const auto& [subtask, counters] : vertex.subtask_counters) {
+    for (const auto& [name, count] : counters) values[name].push_back(count);
+  }
+  std::set<std::string> available;
+  for (const auto& [name, counts] : values) available.insert(name);
+  const bool with_values = call.query.count("get") > 0;
+  json out = json::array();
+  for (const std::string& name : RequestedMetrics(call, available)) {
+    json metric{{"id", name}};
+    if (with_values) {
+      const std::vector<int64_t>& counts = values[name];
+      int64_t sum = 0;
+      for (int64_t c : counts) sum += c;
+      metric["min"] = *std::min_element(counts.begin(), counts.end());
+      metric["max"] = *std::max_element(counts.begin(), counts.end());
+      metric["sum"] = sum;
+      metric["avg"] = static_cast<double>(sum) / static_cast<double>(counts.size());
+    }
+    out.push_back(std::move(metric));
+  }
+  return Reply{200, std::move(out), ""};
+}
+
 Reply GetJobExceptions(const Call& call) {
   const std::optional<std::string> id = ParseJobId(call.path_params[0]);
   if (!id.has_value()) return BadJobId(call.path_params[0]);
@@ -857,6 +936,8 @@ const std::vector<Route>& Routes() {
       {{"jobs", ":jid", "savepoints", ":triggerid"},
        {{"GET", &GetSavepointStatus}}},
       {{"jobs", ":jid", "stop"}, {{"POST", &PostStop}}},
+      {{"jobs", ":jid", "vertices", ":vid", "metrics"}, {{"GET", &GetVertexMetrics}}},
+      {{"jobs", ":jid", "vertices", ":vid", "subtasks", "metrics"}, {{"GET", &GetSubtaskMetrics}}},
       {{"taskmanagers"}, {{"GET", &GetTaskManagers}}},
       {{"taskmanagers", ":tmid"}, {{"GET", &GetTaskManager}}},
   };

@@ -72,6 +72,8 @@ JobView MakeRunningJob() {
   sum.read_records = 40;
   sum.read_bytes = 4000;
   sum.tasks_per_state = {{"RUNNING", 1}, {"DEPLOYING", 2}};
+  sum.subtask_counters = {{0, {{"numSkippedRecords", 3}, {"numRowsWritten", 10}}},
+                          {2, {{"numSkippedRecords", 6}}}};
   job.vertices = {source, sum};
   return job;
 }
@@ -547,6 +549,24 @@ TEST_F(RestServerTest, TerminalJobTimestamps) {
   EXPECT_EQ(body["timestamps"]["FAILED"], 3000);
   EXPECT_EQ(body["timestamps"]["RUNNING"], 2000);
   EXPECT_TRUE(body["vertices"].empty());
+}
+
+TEST_F(RestServerTest, VertexMetricsListAndValues) {
+  const std::string base = absl::StrCat("/jobs/", kRunningJob, "/vertices/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+  EXPECT_EQ(Get(base + "/metrics"),
+            json::parse(R"([{"id":"0.numRowsWritten"},{"id":"0.numSkippedRecords"},{"id":"2.numSkippedRecords"}])"));
+  EXPECT_EQ(Get(base + "/metrics?get=2.numSkippedRecords,0.numRowsWritten,9.nothing"),
+            json::parse(R"([{"id":"2.numSkippedRecords","value":"6"},{"id":"0.numRowsWritten","value":"10"}])"));
+  // Aggregated over the subtasks that report the counter: 3 and 6.
+  const json agg = Get(base + "/subtasks/metrics?get=numSkippedRecords");
+  ASSERT_EQ(agg.size(), 1u);
+  EXPECT_EQ(agg[0]["id"], "numSkippedRecords");
+  EXPECT_EQ(agg[0]["min"], 3);
+  EXPECT_EQ(agg[0]["max"], 6);
+  EXPECT_EQ(agg[0]["sum"], 9);
+  EXPECT_DOUBLE_EQ(agg[0]["avg"].get<double>(), 4.5);
+  EXPECT_EQ(Get(absl::StrCat("/jobs/", kRunningJob, "/vertices/cccc/metrics"), 404)["errors"][0],
+            absl::StrCat("Job ", kRunningJob, " has no vertex cccc"));
 }
 
 TEST_F(RestServerTest, UpperCaseJobIdIsAccepted) {

@@ -618,6 +618,7 @@ dispatcher::JobView JobMaster::View(const std::map<std::string, proto::TaskMetri
         vv.write_records += m->second.records_out();
         vv.read_bytes += m->second.bytes_in();
         vv.write_bytes += m->second.bytes_out();
+        for (const auto& [name, count] : m->second.user_counters()) vv.subtask_counters[e.subtask][name] = count;
       }
     }
     vv.start_time = start;

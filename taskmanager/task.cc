@@ -108,6 +108,7 @@ class Task::Context final : public internal::OperatorContext, public RuntimeCont
   int getNumberOfParallelSubtasks() const override { return task_->info_.parallelism; }
   int getMaxNumberOfParallelSubtasks() const override { return task_->info_.max_parallelism; }
   int getAttemptNumber() const override { return task_->info_.attempt; }
+  MetricGroup& getMetricGroup() override { return task_->metrics_; }
 
  protected:
   internal::KeyedStateBackend& RequireKeyedBackend(const std::string& state_name) override {

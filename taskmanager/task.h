@@ -20,6 +20,7 @@
 
 #include "eddy/checkpoint.pb.h"
 #include "eddy/internal/stream_graph.h"
+#include "eddy/metrics.h"
 #include "eddy/job_graph.pb.h"
 #include "taskmanager/network.h"
 
@@ -112,6 +113,8 @@ class Task {
   const TaskInfo& info() const { return info_; }
   // Records and bytes received from and sent to the network (any thread).
   int64_t records_in() const { return records_in_.load(std::memory_order_relaxed); }
+  // The user counters of every operator of the chain (thread-safe).
+  const MetricGroup& metric_group() const { return metrics_; }
   int64_t bytes_in() const { return bytes_in_.load(std::memory_order_relaxed); }
   int64_t records_out() const;
   int64_t bytes_out() const;
@@ -172,6 +175,7 @@ class Task {
   std::mutex cancel_mu_;  // guards the head pointer that Cancel() calls into
   internal::StreamOperatorBase* head_ = nullptr;
   std::atomic<bool> cancelled_{false};
+  MetricGroup metrics_;
   std::atomic<int64_t> records_in_{0};  // written by the task thread only
   std::atomic<int64_t> bytes_in_{0};
   std::atomic<bool> chain_built_{false};  // writers_ may be read from other threads

@@ -141,6 +141,9 @@ void TaskExecutor::RegistrationLoop() {
           m->set_records_out(t->task->records_out());
           m->set_bytes_in(t->task->bytes_in());
           m->set_bytes_out(t->task->bytes_out());
+          for (const auto& [name, count] : t->task->metric_group().Counters()) {
+            (*m->mutable_user_counters())[name] = count;
+          }
         }
       }
       proto::HeartbeatResponse resp;

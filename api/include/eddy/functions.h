@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "eddy/internal/runtime_interfaces.h"
+#include "eddy/metrics.h"
 #include "eddy/state.h"
 
 namespace eddy {
@@ -35,6 +36,8 @@ class RuntimeContext {
   virtual int getNumberOfParallelSubtasks() const = 0;
   virtual int getMaxNumberOfParallelSubtasks() const = 0;
   virtual int getAttemptNumber() const = 0;
+  // This subtask's user metrics (counters).
+  virtual MetricGroup& getMetricGroup() = 0;
 
   // Keyed state of the current key; only on a keyed stream (after keyBy).
   template <class V>
@@ -279,6 +282,10 @@ class SourceFunction : public Function {
     virtual void collectWithTimestamp(const T& value, int64_t timestamp) = 0;
     // Pushes buffered records downstream; call before blocking for a long time.
     virtual void flush() = 0;
+    // Emits an event-time watermark from the source itself (sources that track
+    // event time per split, such as per Kafka partition). Watermarks must not
+    // go backwards; a smaller one than the last is ignored.
+    virtual void emitWatermark(int64_t watermark) {}
     // False once the task is cancelled.
     virtual bool isRunning() const = 0;
   };

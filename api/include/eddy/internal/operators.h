@@ -173,6 +173,11 @@ class SourceOperator final : public OneOutputOperator<T> {
       if (ctx_->HasPendingActions()) ctx_->RunPendingActions();
     }
     bool isRunning() const override { return ctx_->IsRunning() && !op_->stopped_; }
+    void emitWatermark(int64_t watermark) override {
+      if (op_->stopped_ || watermark <= watermark_) return;
+      watermark_ = watermark;
+      out_->EmitWatermark(watermark);
+    }
 
    private:
     // Processing-time callbacks (e.g. periodic watermarks) run between records.
@@ -183,6 +188,7 @@ class SourceOperator final : public OneOutputOperator<T> {
     Output<T>* out_;
     OperatorContext* ctx_;
     uint64_t emitted_ = 0;
+    int64_t watermark_ = kNoTimestamp;
   };
   S source_;
   bool stopped_ = false;
