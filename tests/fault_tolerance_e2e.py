@@ -32,55 +32,20 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dist_cluster  # noqa: E402
 import e2e_support as e2e  # noqa: E402
+from dist_cluster import check, failures  # noqa: E402
 
-JOBID = re.compile(r"JobID ([0-9a-f]{32})")
 SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-        if detail:
-            print("    " + str(detail).replace("\n", "\n    "), flush=True)
-    return cond
-
-
 free_port = e2e.free_port
 wait_for = e2e.wait_for
 rest = e2e.rest_get
 
-
-def pid_listening_on(port):
-    """The pid of the process with a listening TCP socket on `port` (from /proc)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                        inodes.add(fields[9])
-        except OSError:
-            pass
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            for fd in os.listdir("/proc/%s/fd" % pid):
-                link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
-                if link.startswith("socket:[") and link[8:-1] in inodes:
-                    return int(pid)
-        except OSError:
-            continue
-    return None
 
 
 # ---------------------------------------------------------------- references
@@ -123,59 +88,6 @@ def diff(got, want):
                                                  sum(missing.values()), list(missing.items())[:5])
 
 
-# ---------------------------------------------------------------- the cluster
-
-class Cluster:
-    def __init__(self, dist, env, rest_port, rpc_port):
-        self.dist, self.env, self.rest_port, self.rpc_port = dist, env, rest_port, rpc_port
-        self.bin = os.path.join(dist, "bin")
-
-    def script(self, name, *argv, timeout=60):
-        return e2e.run([os.path.join(self.bin, name)] + list(argv), timeout=timeout, env=self.env)
-
-    def eddy(self, *argv, timeout=300):
-        return e2e.run([os.path.join(self.bin, "eddy")] + list(argv), timeout=timeout, env=self.env)
-
-    def taskmanagers(self):
-        status, body = rest(self.rest_port, "/taskmanagers")
-        return body["taskmanagers"] if status == 200 else []
-
-    def wait_taskmanagers(self, n, timeout=30):
-        return wait_for(lambda: len(self.taskmanagers()) == n, timeout)
-
-    def job(self, jid):
-        status, body = rest(self.rest_port, "/jobs/" + jid)
-        return body if status == 200 else None
-
-    def state(self, jid):
-        job = self.job(jid)
-        return job["state"] if job else None
-
-    def completed_checkpoints(self, jid):
-        status, body = rest(self.rest_port, "/jobs/%s/checkpoints" % jid)
-        return body["counts"]["completed"] if status == 200 else 0
-
-    def wait_state(self, jid, states, timeout):
-        return wait_for(lambda: self.state(jid) in states, timeout)
-
-    def kill_busy_taskmanager(self):
-        """kill -9 a TaskManager that holds slots; returns its pid."""
-        busy = [tm for tm in self.taskmanagers() if tm["freeSlots"] < tm["slotsNumber"]]
-        if not busy:
-            return None
-        pid = pid_listening_on(busy[0]["dataPort"])
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-        return pid
-
-
-def submit(cluster, job, argv, parallelism, extra=()):
-    r = cluster.eddy("run", "-d", "-p", str(parallelism), *extra, "-c", job, *argv)
-    m = JOBID.search(r.stdout)
-    check(r.returncode == 0 and m is not None, "%s -p %d submitted" % (job, parallelism), r.describe())
-    return m.group(1) if m else None
-
-
 # ---------------------------------------------------------------- scenarios
 
 def kills(cluster, jobs, work, backend):
@@ -187,7 +99,7 @@ def kills(cluster, jobs, work, backend):
     reference = totals_reference(n, keys)
 
     clean = os.path.join(work, backend + "-clean")
-    jid = submit(cluster, "ExactlyOnceTotals", argv + ["--output", clean], 2, conf)
+    jid = cluster.submit("ExactlyOnceTotals", argv + ["--output", clean], 2, conf)
     if not jid or not check(cluster.wait_state(jid, ("FINISHED", "FAILED"), 120) and
                             cluster.state(jid) == "FINISHED", "[%s] the failure-free run finishes" % backend):
         return
@@ -196,7 +108,7 @@ def kills(cluster, jobs, work, backend):
           diff(clean_lines, reference))
 
     out = os.path.join(work, backend + "-killed")
-    jid = submit(cluster, "ExactlyOnceTotals", argv + ["--output", out], 2, conf)
+    jid = cluster.submit("ExactlyOnceTotals", argv + ["--output", out], 2, conf)
     if not jid:
         return
     for round_ in (1, 2):
@@ -239,7 +151,7 @@ def at_least_once(cluster, jobs, work):
     reference is committed with at least its count and sum."""
     n, keys, rate = 12000, 7, 2000
     out = os.path.join(work, "at-least-once")
-    jid = submit(cluster, "WindowTotals", [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate),
+    jid = cluster.submit("WindowTotals", [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate),
                                            "--interval", "300", "--output", out], 4,
                  ["-D", "execution.checkpointing.mode=AT_LEAST_ONCE"])
     if not jid:
@@ -279,7 +191,7 @@ def savepoints(cluster, jobs, work):
         out = os.path.join(work, "windows-%d" % step)
         outputs.append(out)
         extra = ["-s", restore] if restore else []
-        jid = submit(cluster, "WindowTotals", argv + ["--output", out], parallelism, extra)
+        jid = cluster.submit("WindowTotals", argv + ["--output", out], parallelism, extra)
         if not jid:
             return
         if last:
@@ -319,7 +231,7 @@ def bad_input(cluster, jobs, examples, work, savepoint):
     with open(meta, "wb") as f:
         f.write(data[: len(data) // 2])
     out = os.path.join(work, "bad-1")
-    jid = submit(cluster, "WindowTotals", [jobs, "--output", out], 2, ["-s", broken])
+    jid = cluster.submit("WindowTotals", [jobs, "--output", out], 2, ["-s", broken])
     if jid:
         check(cluster.wait_state(jid, ("FAILED",), 30), "restoring a truncated _metadata fails the job")
         status, body = rest(cluster.rest_port, "/jobs/%s/exceptions" % jid)
@@ -341,7 +253,7 @@ def bad_input(cluster, jobs, examples, work, savepoint):
     blocker = os.path.join(work, "not-a-directory")
     with open(blocker, "w") as f:
         f.write("x")
-    jid = submit(cluster, "ExactlyOnceTotals", [jobs, "--n", "4000", "--rate", "1000", "--output",
+    jid = cluster.submit("ExactlyOnceTotals", [jobs, "--n", "4000", "--rate", "1000", "--output",
                                                 os.path.join(work, "bad-4")], 1,
                  ["-D", "state.checkpoints.dir=" + os.path.join(blocker, "checkpoints"),
                   "-D", "restart-strategy.type=none"])
@@ -366,37 +278,13 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-ft-e2e-"))
-    dist = os.path.join(tmp, "dist")
     work = os.path.join(tmp, "work")
     os.makedirs(work)
-    env = e2e.hermetic_env()
-    for var in ("EDDY_CONF_DIR", "EDDY_LOG_DIR", "EDDY_IDENT_STRING"):
-        env.pop(var, None)
-    env["EDDY_PID_DIR"] = os.path.join(tmp, "pids")
     cluster = None
     try:
-        e2e.install_distribution(args.cmake, args.build_dir, dist)
-        rpc_port, rest_port = free_port(), free_port()
-        with open(os.path.join(dist, "conf", "config.yaml"), "a") as f:
-            f.write("\n# ---- fault_tolerance_e2e.py ----\n"
-                    "jobmanager.rpc.address: localhost\n"
-                    "jobmanager.rpc.port: %d\n"
-                    "rest.port: %d\n"
-                    "taskmanager.numberOfTaskSlots: 2\n"
-                    "heartbeat.interval: 500 ms\n"
-                    "heartbeat.timeout: 3 s\n"
-                    "slot.request.timeout: 20 s\n"
-                    "state.checkpoints.dir: file://%s\n"
-                    "restart-strategy.fixed-delay.delay: 500 ms\n" % (rpc_port, rest_port,
-                                                                      os.path.join(tmp, "checkpoints")))
-        with open(os.path.join(dist, "conf", "masters"), "w") as f:
-            f.write("localhost:%d\n" % rest_port)
-        with open(os.path.join(dist, "conf", "workers"), "w") as f:
-            f.write("localhost\nlocalhost\n")
-        cluster = Cluster(dist, env, rest_port, rpc_port)
-        r = cluster.script("start-cluster.sh")
-        if not check(r.returncode == 0 and cluster.wait_taskmanagers(2), "the cluster starts with 2 TaskManagers",
-                     r.describe()):
+        cluster = dist_cluster.Cluster.install(args.cmake, args.build_dir, tmp)
+        dist = cluster.dist
+        if not cluster.start():
             return 1
         if "kills" in args.scenarios:
             for backend in ("hashmap", "rocksdb"):
@@ -408,12 +296,7 @@ def main():
                       savepoint)
     finally:
         if cluster:
-            cluster.script("stop-cluster.sh")
-        if failures:
-            for log in sorted(glob.glob(os.path.join(dist, "log", "*.log"))):
-                with open(log, errors="replace") as f:
-                    tail = f.readlines()[-25:]
-                print("---- %s\n%s" % (log, "".join(tail)), flush=True)
+            cluster.stop()
         if args.keep:
             print("kept " + tmp, flush=True)
         else:

@@ -1,0 +1,151 @@
+"""A standalone cluster of an installed distribution, for end-to-end tests:
+installed with `cmake --install`, configured on free ports, started and
+stopped with the bin/ scripts, driven with the `eddy` CLI and REST; plus the
+ok/FAIL checks the scripts print.
+"""
+
+import glob
+import os
+import re
+import signal
+
+import e2e_support as e2e
+
+JOBID = re.compile(r"JobID ([0-9a-f]{32})")
+failures = []
+
+
+def check(cond, what, detail=""):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+        if detail:
+            print("    " + str(detail).replace("\n", "\n    "), flush=True)
+    return cond
+
+
+def pid_listening_on(port):
+    """The pid of the process with a listening TCP socket on `port` (from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except OSError:
+            pass
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+class Cluster:
+    def __init__(self, dist, env, rest_port, rpc_port):
+        self.dist, self.env, self.rest_port, self.rpc_port = dist, env, rest_port, rpc_port
+        self.bin = os.path.join(dist, "bin")
+
+    @staticmethod
+    def install(cmake, build_dir, tmp, taskmanagers=2, extra_config=""):
+        """Installs the distribution under tmp/dist, configures one JobManager
+        and `taskmanagers` TaskManagers (2 slots each) on free ports, with
+        checkpoints under tmp/checkpoints. Not started yet."""
+        dist = os.path.join(tmp, "dist")
+        e2e.install_distribution(cmake, build_dir, dist)
+        rpc_port, rest_port = e2e.free_port(), e2e.free_port()
+        with open(os.path.join(dist, "conf", "config.yaml"), "a") as f:
+            f.write("\n# ---- end-to-end test ----\n"
+                    "jobmanager.rpc.address: localhost\n"
+                    "jobmanager.rpc.port: %d\n"
+                    "rest.port: %d\n"
+                    "taskmanager.numberOfTaskSlots: 2\n"
+                    "heartbeat.interval: 500 ms\n"
+                    "heartbeat.timeout: 3 s\n"
+                    "slot.request.timeout: 20 s\n"
+                    "state.checkpoints.dir: file://%s\n"
+                    "restart-strategy.fixed-delay.delay: 500 ms\n" % (rpc_port, rest_port,
+                                                                      os.path.join(tmp, "checkpoints")))
+            f.write(extra_config)
+        with open(os.path.join(dist, "conf", "masters"), "w") as f:
+            f.write("localhost:%d\n" % rest_port)
+        with open(os.path.join(dist, "conf", "workers"), "w") as f:
+            f.write("localhost\n" * taskmanagers)
+        env = e2e.hermetic_env()
+        for var in ("EDDY_CONF_DIR", "EDDY_LOG_DIR", "EDDY_IDENT_STRING"):
+            env.pop(var, None)
+        env["EDDY_PID_DIR"] = os.path.join(tmp, "pids")
+        return Cluster(dist, env, rest_port, rpc_port)
+
+    def start(self, taskmanagers=2):
+        r = self.script("start-cluster.sh")
+        return check(r.returncode == 0 and self.wait_taskmanagers(taskmanagers),
+                     "the cluster starts with %d TaskManagers" % taskmanagers, r.describe())
+
+    def stop(self):
+        self.script("stop-cluster.sh")
+        if failures:
+            for log in sorted(glob.glob(os.path.join(self.dist, "log", "*.log"))):
+                with open(log, errors="replace") as f:
+                    tail = f.readlines()[-25:]
+                print("---- %s\n%s" % (log, "".join(tail)), flush=True)
+
+    def script(self, name, *argv, timeout=60):
+        return e2e.run([os.path.join(self.bin, name)] + list(argv), timeout=timeout, env=self.env)
+
+    def eddy(self, *argv, timeout=300):
+        return e2e.run([os.path.join(self.bin, "eddy")] + list(argv), timeout=timeout, env=self.env)
+
+    def taskmanagers(self):
+        status, body = e2e.rest_get(self.rest_port, "/taskmanagers")
+        return body["taskmanagers"] if status == 200 else []
+
+    def wait_taskmanagers(self, n, timeout=30):
+        return e2e.wait_for(lambda: len(self.taskmanagers()) == n, timeout)
+
+    def job(self, jid):
+        status, body = e2e.rest_get(self.rest_port, "/jobs/" + jid)
+        return body if status == 200 else None
+
+    def state(self, jid):
+        job = self.job(jid)
+        return job["state"] if job else None
+
+    def completed_checkpoints(self, jid):
+        status, body = e2e.rest_get(self.rest_port, "/jobs/%s/checkpoints" % jid)
+        return body["counts"]["completed"] if status == 200 else 0
+
+    def wait_state(self, jid, states, timeout):
+        return e2e.wait_for(lambda: self.state(jid) in states, timeout)
+
+    def wait_running(self, jid, timeout=60):
+        """Until the job and every one of its vertices is RUNNING."""
+        def running():
+            job = self.job(jid)
+            return (job is not None and job["state"] == "RUNNING" and len(job["vertices"]) > 0 and
+                    all(v["status"] == "RUNNING" for v in job["vertices"]))
+        return e2e.wait_for(running, timeout, step=0.1)
+
+    def kill_busy_taskmanager(self):
+        """kill -9 a TaskManager that holds slots; returns its pid."""
+        busy = [tm for tm in self.taskmanagers() if tm["freeSlots"] < tm["slotsNumber"]]
+        if not busy:
+            return None
+        pid = pid_listening_on(busy[0]["dataPort"])
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def submit(self, job, argv, parallelism, extra=()):
+        """eddy run -d; returns the job id (None, with a FAIL, if it failed)."""
+        r = self.eddy("run", "-d", "-p", str(parallelism), *extra, "-c", job, *argv)
+        m = JOBID.search(r.stdout)
+        check(r.returncode == 0 and m is not None, "%s -p %d submitted" % (job, parallelism), r.describe())
+        return m.group(1) if m else None
