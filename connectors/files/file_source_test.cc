@@ -523,6 +523,29 @@ TEST_F(FileSourceTest, BoundedRestoredSubtasksReadOnlyTheFilesOfTheirState) {
   EXPECT_EQ(Sorted(emitted), Sorted(all));
 }
 
+TEST_F(FileSourceTest, CsvRestoresAtEveryRecordWithHeaderAndMultiLineRecords) {
+  // Records 2 and 4 span lines; a checkpoint before any record, restored,
+  // must give the rest in order (the header is not read as data again).
+  Write("a.csv", "name,count,note\r\n\"one\",1,x\n\"t\nw\no\",2,\"y\"\"\"\n3,3,z\n\"f\r\nour\",4,\n\nfive,5,w");
+  const std::vector<Item> expected = {Item{"one", 1, "x"}, Item{"t\nw\no", 2, "y\""}, Item{"3", 3, "z"},
+                                      Item{"f\nour", 4, ""}, Item{"five", 5, "w"}};
+  auto make = [&] {
+    return FileSource<Item>::forRecordStreamFormat(CsvFormat<Item>(ItemFromFields).withHeader(), dir_.string())
+        .build();
+  };
+  for (size_t at = 0; at <= expected.size(); ++at) {
+    auto on_collect = [at](ScriptedContext<Item>& ctx) {
+      if (!ctx.checkpointed() && ctx.emitted() == at) ctx.Checkpoint();
+      if (ctx.checkpointed() && !ctx.after().empty()) ctx.Stop();
+    };
+    SubtaskRun<Item> first = RunSubtask<Item>(make(), 0, 1, {}, on_collect, nullptr, /*checkpoint_at_end=*/true);
+    SubtaskRun<Item> second = RunSubtask<Item>(make(), 0, 1, first.snapshot, nullptr, nullptr);
+    std::vector<Item> emitted = first.before;
+    Append(&emitted, second.before);
+    EXPECT_EQ(emitted, expected) << "checkpoint before record " << at;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Continuous mode, driven directly.
 

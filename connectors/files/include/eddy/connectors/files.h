@@ -12,7 +12,9 @@
 // directory whose name starts with '.' or '_' is ignored. Files must be
 // complete and unchanging once they are visible: producers write them under
 // such a hidden name (or elsewhere on the same file system) and rename them
-// into place. A path that names a single file reads that file.
+// into place, and leave them until they are read (a file listed but gone
+// when its turn comes fails the task). A path that names a single file reads
+// that file.
 //
 // Parallelism. Each file belongs to one subtask: OwnerOf(relative path,
 // parallelism), a stable hash, so every subtask decides alone and the same on
@@ -227,8 +229,10 @@ class TextLineFormat {
 };
 
 // CSV (RFC 4180 style): fields separated by a delimiter (','); a field may be
-// quoted ('"'), and then holds delimiters, line breaks and doubled quotes,
-// which stand for one quote. Blank lines are skipped. The mapper turns a
+// quoted ('"'), and then holds delimiters, line breaks (each read as '\n')
+// and doubled quotes, which stand for one quote. Blank lines are skipped. A
+// quoted field still open at the end of the file makes its first line a bad
+// record; reading goes on with the next line. The mapper turns a
 // record's fields into a T; what it throws makes the record a bad one.
 template <class T>
 class CsvFormat {
