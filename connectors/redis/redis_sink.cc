@@ -57,8 +57,11 @@ std::string FormatScore(double score) {
 // Keys in error messages: quoted, and cut if very long.
 std::string QuoteKey(const std::string& key) {
   constexpr size_t kMaxShown = 200;
-  if (key.size() <= kMaxShown) return "'" + key + "'";
-  return "'" + key.substr(0, kMaxShown) + "...' (" + std::to_string(key.size()) + " bytes)";
+  std::string quoted = "'";
+  quoted.append(key, 0, kMaxShown);
+  quoted += '\'';
+  if (key.size() > kMaxShown) quoted += " (cut; " + std::to_string(key.size()) + " bytes)";
+  return quoted;
 }
 
 struct ContextDeleter {
@@ -167,8 +170,8 @@ class RedisWriter::Connection {
       if (redisGetReply(context_.get(), &raw) != REDIS_OK) {
         // The connection is gone (or timed out): nothing after this reply is known.
         Fail("Redis connection to " + address_ + " failed while writing " + sent.command + " on key " +
-             QuoteKey(sent.key) + " (" + std::to_string(sent_.size() - i) + " commands unconfirmed): " +
-             context_->errstr);
+             QuoteKey(sent.key) + " (" + std::to_string(sent_.size() - i) +
+             " commands unconfirmed): " + context_->errstr);
       }
       ReplyPtr reply(static_cast<redisReply*>(raw));
       if (reply->type == REDIS_REPLY_ERROR) {
@@ -193,7 +196,8 @@ class RedisWriter::Connection {
     std::chrono::milliseconds backoff = config_.connect_backoff;
     std::string last_error;
     for (int attempt = 1; attempt <= config_.max_connect_attempts; ++attempt) {
-      ContextPtr context(redisConnectWithTimeout(config_.host.c_str(), config_.port, ToTimeval(config_.connect_timeout)));
+      ContextPtr context(
+          redisConnectWithTimeout(config_.host.c_str(), config_.port, ToTimeval(config_.connect_timeout)));
       if (context != nullptr && context->err == 0) {
         context_ = std::move(context);
         return;
@@ -222,8 +226,7 @@ class RedisWriter::Connection {
     ReplyPtr reply(static_cast<redisReply*>(
         redisCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
     if (reply == nullptr) {
-      throw std::runtime_error("Redis connection to " + address_ + " failed during " + shown + ": " +
-                               context_->errstr);
+      throw std::runtime_error("Redis connection to " + address_ + " failed during " + shown + ": " + context_->errstr);
     }
     if (reply->type == REDIS_REPLY_ERROR) {
       throw std::runtime_error("Redis at " + address_ + " refused " + shown + ": " +

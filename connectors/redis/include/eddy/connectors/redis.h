@@ -117,9 +117,9 @@ struct RedisWrite {
 
   RedisCommand command;
   std::string key;
-  std::string field;  // HSET only
-  std::string value;  // the value, member or element
-  double score = 0;   // ZADD only
+  std::string field;      // HSET only
+  std::string value;      // the value, member or element
+  double score = 0;       // ZADD only
   int64_t increment = 0;  // INCRBY only
   std::optional<std::chrono::seconds> expire;
 
