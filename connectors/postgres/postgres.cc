@@ -293,8 +293,6 @@ void PostgresBatchWriter::Clear() {
   impl_->batch_index_by_key.clear();
 }
 
-size_t PostgresBatchWriter::buffered() const { return impl_->batch.size(); }
-
 // ---- Prepared transactions ----
 
 absl::Status CheckTransactionPrefix(const std::string& prefix) {

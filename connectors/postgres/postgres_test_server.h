@@ -87,12 +87,18 @@ class PostgresTestServer {
     started_ = true;
   }
 
+  // The bin directory of the newest installed major version.
   static std::filesystem::path FindBinDir() {
     std::filesystem::path best;
+    int best_version = -1;
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", error)) {
       const auto bin = entry.path() / "bin";
-      if (std::filesystem::exists(bin / "initdb") && (best.empty() || bin > best)) best = bin;
+      const int version = std::atoi(entry.path().filename().c_str());
+      if (std::filesystem::exists(bin / "initdb") && version > best_version) {
+        best = bin;
+        best_version = version;
+      }
     }
     if (best.empty()) throw std::runtime_error("no PostgreSQL server under /usr/lib/postgresql/*/bin");
     return best;

@@ -112,7 +112,6 @@ class PostgresBatchWriter {
   absl::StatusOr<int64_t> Flush(PostgresSession& session);
   // Drops what is buffered (after a rollback).
   void Clear();
-  size_t buffered() const;
 
  private:
   struct Impl;
