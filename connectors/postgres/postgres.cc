@@ -70,9 +70,9 @@ struct PostgresSession::Impl {
     last_sqlstate = sqlstate == nullptr ? "" : sqlstate;
     const std::string message =
         TrimmedMessage(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(connection.get()));
-    return absl::InternalError(absl::StrCat(what, " failed at ", endpoint, ": ",
-                                            message.empty() ? TrimmedMessage(PQerrorMessage(connection.get()))
-                                                            : message));
+    return absl::InternalError(
+        absl::StrCat(what, " failed at ", endpoint, ": ",
+                     message.empty() ? TrimmedMessage(PQerrorMessage(connection.get())) : message));
   }
 };
 
@@ -144,8 +144,8 @@ absl::StatusOr<std::vector<PostgresRow>> PostgresSession::Query(const std::strin
       if (PQgetisnull(result.get(), r, c)) {
         row.emplace_back(std::nullopt);
       } else {
-        row.emplace_back(std::string(PQgetvalue(result.get(), r, c),
-                                     static_cast<size_t>(PQgetlength(result.get(), r, c))));
+        row.emplace_back(
+            std::string(PQgetvalue(result.get(), r, c), static_cast<size_t>(PQgetlength(result.get(), r, c))));
       }
     }
   }
@@ -155,14 +155,14 @@ absl::StatusOr<std::vector<PostgresRow>> PostgresSession::Query(const std::strin
 absl::Status PostgresSession::ExecutePrepared(const std::string& name, const std::string& sql,
                                               const PostgresRow& params, const std::string& what) {
   if (!impl_->prepared.count(name)) {
-    Result prepared(PQprepare(impl_->connection.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()),
-                              nullptr));
+    Result prepared(
+        PQprepare(impl_->connection.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
     RETURN_IF_ERROR(impl_->Check(prepared, what));
     impl_->prepared.insert(name);
   }
   const std::vector<const char*> values = ParameterValues(params);
-  Result result(PQexecPrepared(impl_->connection.get(), name.c_str(), static_cast<int>(values.size()),
-                               values.data(), nullptr, nullptr, /*resultFormat=*/0));
+  Result result(PQexecPrepared(impl_->connection.get(), name.c_str(), static_cast<int>(values.size()), values.data(),
+                               nullptr, nullptr, /*resultFormat=*/0));
   return impl_->Check(result, what);
 }
 
@@ -236,8 +236,8 @@ absl::StatusOr<std::unique_ptr<PostgresBatchWriter>> PostgresBatchWriter::Create
   for (const std::string& key : spec.key_columns) {
     auto it = std::find(spec.columns.begin(), spec.columns.end(), key);
     if (it == spec.columns.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "key column ", Quoted(key), " is not one of the columns (", absl::StrJoin(spec.columns, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(where, "key column ", Quoted(key), " is not one of the columns (",
+                                                     absl::StrJoin(spec.columns, ", "), ")"));
     }
     impl->key_positions.push_back(static_cast<size_t>(it - spec.columns.begin()));
   }
@@ -277,7 +277,8 @@ absl::StatusOr<int64_t> PostgresBatchWriter::Flush(PostgresSession& session) {
   for (PostgresRow& row : w.batch) {
     for (auto& value : row) params.push_back(std::move(value));
   }
-  const std::string what = absl::StrCat(w.statement_kind, " of ", w.batch.size(), " rows into table ", Quoted(w.spec.table));
+  const std::string what =
+      absl::StrCat(w.statement_kind, " of ", w.batch.size(), " rows into table ", Quoted(w.spec.table));
   const int64_t rows = static_cast<int64_t>(w.batch.size());
   Clear();
   if (rows == w.spec.batch_size) {
@@ -297,9 +298,10 @@ void PostgresBatchWriter::Clear() {
 
 absl::Status CheckTransactionPrefix(const std::string& prefix) {
   if (prefix.empty() || prefix.size() > 150) {
-    return absl::InvalidArgumentError(absl::StrCat("PostgresExactlyOnceSink: the transaction prefix must have 1 to 150 "
-                                                   "characters, not ",
-                                                   prefix.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PostgresExactlyOnceSink: the transaction prefix must have 1 to 150 "
+                     "characters, not ",
+                     prefix.size()));
   }
   for (char c : prefix) {
     if (c < 0x20 || c > 0x7e || c == '\'' || c == '\\') {
@@ -321,8 +323,8 @@ absl::StatusOr<bool> FinishPrepared(PostgresSession& session, const std::string&
   return status;
 }
 
-absl::StatusOr<int64_t> RollBackAbandonedTransactions(PostgresSession& session, const std::string& prefix,
-                                                      int subtask, int parallelism, int64_t restored_checkpoint,
+absl::StatusOr<int64_t> RollBackAbandonedTransactions(PostgresSession& session, const std::string& prefix, int subtask,
+                                                      int parallelism, int64_t restored_checkpoint,
                                                       const std::string& table) {
   const std::string head = prefix + ":";
   ASSIGN_OR_RETURN(std::vector<PostgresRow> rows,
@@ -380,8 +382,8 @@ absl::StatusOr<std::vector<PostgresSplit>> PlanSplits(PostgresSession& session, 
   if (spec.table.empty()) return absl::InvalidArgumentError("PostgresTableSource: the table name is empty");
   if (spec.columns.empty()) return absl::InvalidArgumentError(where + "no columns given");
   if (spec.num_splits < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "the number of splits must be at least 1, not ",
-                                                   spec.num_splits));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "the number of splits must be at least 1, not ", spec.num_splits));
   }
   if (spec.fetch_size < 1) return absl::InvalidArgumentError(where + "the fetch size must be at least 1");
   if (spec.lower_bound.has_value() != spec.upper_bound.has_value() ||
@@ -397,8 +399,8 @@ absl::StatusOr<std::vector<PostgresSplit>> PlanSplits(PostgresSession& session, 
     lower = *spec.lower_bound;
     upper = *spec.upper_bound;
   } else {
-    const std::string what = absl::StrCat("reading the range of partition column ", Quoted(column), " of table ",
-                                          Quoted(spec.table));
+    const std::string what =
+        absl::StrCat("reading the range of partition column ", Quoted(column), " of table ", Quoted(spec.table));
     ASSIGN_OR_RETURN(std::vector<PostgresRow> rows,
                      session.Query(absl::StrCat("SELECT floor(min(", column, "))::bigint, ceil(max(", column,
                                                 "))::bigint FROM ", spec.table, ScanWhere(spec, "")),

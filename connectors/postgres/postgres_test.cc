@@ -6,6 +6,8 @@
 // operator state of a snapshot, redistributed as the runtime does) and run in
 // real jobs on the embedded cluster. Every check compares what the table holds,
 // read back with plain libpq, with rows computed here by loops.
+#include "eddy/connectors/postgres.h"
+
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -21,7 +23,6 @@
 
 #include "connectors/postgres/postgres_test_server.h"
 #include "eddy/checkpoint.h"
-#include "eddy/connectors/postgres.h"
 #include "eddy/eddy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -189,7 +190,10 @@ using KeyedValue = std::pair<std::string, int64_t>;
 eddy::PostgresUpsertSink<KeyedValue> UpsertSink(const std::string& table, int batch_size) {
   return eddy::PostgresUpsertSink<KeyedValue>(
       server->options(), table, {"k", "total"}, {"k"},
-      [](const KeyedValue& v) { return eddy::PostgresRow{v.first, std::to_string(v.second)}; }, batch_size);
+      [](const KeyedValue& v) {
+        return eddy::PostgresRow{v.first, std::to_string(v.second)};
+      },
+      batch_size);
 }
 
 std::vector<KeyedValue> KeyedInput(int n, int keys) {
@@ -240,7 +244,9 @@ TEST(PostgresUpsertSinkTest, TheLastValueOfAKeyInABatchWinsAndNullsAreWritten) {
   using Record = std::tuple<int, std::string, std::optional<std::string>>;
   eddy::PostgresUpsertSink<Record> sink(
       server->options(), table, {"a", "b", "v"}, {"a", "b"},
-      [](const Record& r) { return eddy::PostgresRow{std::to_string(std::get<0>(r)), std::get<1>(r), std::get<2>(r)}; },
+      [](const Record& r) {
+        return eddy::PostgresRow{std::to_string(std::get<0>(r)), std::get<1>(r), std::get<2>(r)};
+      },
       /*batch_size=*/1000);
   SinkHarness<eddy::PostgresUpsertSink<Record>> harness(std::move(sink), 0, 1);
   std::vector<Record> records;
@@ -365,8 +371,8 @@ void CrashAndRescale(const std::string& table, int new_parallelism) {
   std::vector<std::thread> recovering;
   for (int i = 0; i < new_parallelism; ++i) {
     recovering.emplace_back([&, i] {
-      sinks[static_cast<size_t>(i)] =
-          std::make_unique<AppendHarness>(AppendSink(table, prefix), i, new_parallelism, &restored[static_cast<size_t>(i)]);
+      sinks[static_cast<size_t>(i)] = std::make_unique<AppendHarness>(AppendSink(table, prefix), i, new_parallelism,
+                                                                      &restored[static_cast<size_t>(i)]);
     });
   }
   for (auto& t : recovering) t.join();
@@ -631,11 +637,12 @@ TEST(PostgresBadInputTest, SqlErrorsNameTheStatementAndTheTable) {
   const std::string table = TestTable();
   Sql("CREATE TABLE " + table + " (k text PRIMARY KEY, total bigint NOT NULL)");
   SinkHarness<eddy::PostgresUpsertSink<KeyedValue>> h(
-      eddy::PostgresUpsertSink<KeyedValue>(server->options(), table, {"k", "total"}, {"k"},
-                                           [](const KeyedValue& v) {
-                                             return eddy::PostgresRow{v.first, std::nullopt};  // violates NOT NULL
-                                           },
-                                           10),
+      eddy::PostgresUpsertSink<KeyedValue>(
+          server->options(), table, {"k", "total"}, {"k"},
+          [](const KeyedValue& v) {
+            return eddy::PostgresRow{v.first, std::nullopt};  // violates NOT NULL
+          },
+          10),
       0, 1);
   h.Write(std::vector<KeyedValue>{{"a", 1}});
   try {

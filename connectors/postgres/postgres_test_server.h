@@ -80,8 +80,8 @@ class PostgresTestServer {
     Run({(bin_ / "initdb").string(), "-D", data, "-U", kUser, "--auth=trust", "-E", "UTF8", "--no-sync", "-N"},
         "initdb");
     Run({(bin_ / "pg_ctl").string(), "-D", data, "-l", (dir_ / "server.log").string(), "-w", "-t", "30", "-o",
-         "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -c unix_socket_directories=" +
-             dir_.string() + " -c max_prepared_transactions=64 -c fsync=off",
+         "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -c unix_socket_directories=" + dir_.string() +
+             " -c max_prepared_transactions=64 -c fsync=off",
          "start"},
         "pg_ctl start");
     started_ = true;

@@ -127,8 +127,8 @@ class PostgresBatchWriter {
 // can never be pending in the restored state, and only this subtask prepares
 // ids of its own index after its recovery, so no subtask rolls back what
 // another must commit. Returns the number rolled back.
-absl::StatusOr<int64_t> RollBackAbandonedTransactions(PostgresSession& session, const std::string& prefix,
-                                                      int subtask, int parallelism, int64_t restored_checkpoint,
+absl::StatusOr<int64_t> RollBackAbandonedTransactions(PostgresSession& session, const std::string& prefix, int subtask,
+                                                      int parallelism, int64_t restored_checkpoint,
                                                       const std::string& table);
 
 // COMMIT PREPARED / ROLLBACK PREPARED; a transaction that no longer exists
@@ -216,9 +216,7 @@ class PostgresUpsertSink : public RichSinkFunction<T>, public CheckpointedFuncti
     session_ = internal::ValueOrThrow(internal::PostgresSession::Connect(connection_));
     internal::ThrowIfError(session_->RequireTable(spec_.table));
   }
-  void invoke(const T& value) override {
-    Count(internal::ValueOrThrow(writer_->Add(*session_, to_row_(value))));
-  }
+  void invoke(const T& value) override { Count(internal::ValueOrThrow(writer_->Add(*session_, to_row_(value)))); }
   void initializeState(FunctionInitializationContext&) override {}
   // Everything before the barrier must be in the table before the checkpoint
   // counts as taken.
@@ -282,7 +280,11 @@ class PostgresExactlyOnceSink : public TwoPhaseCommitSinkFunction<T, PostgresTra
     internal::ThrowIfError(internal::CheckTransactionPrefix(prefix_));
   }
   PostgresExactlyOnceSink(const PostgresExactlyOnceSink& other)
-      : Base(other), connection_(other.connection_), spec_(other.spec_), prefix_(other.prefix_), to_row_(other.to_row_) {}
+      : Base(other),
+        connection_(other.connection_),
+        spec_(other.spec_),
+        prefix_(other.prefix_),
+        to_row_(other.to_row_) {}
 
   // Connects, rolls back what the restored checkpoint does not need, then lets
   // the base class commit the restored pending transactions.
@@ -339,8 +341,8 @@ class PostgresExactlyOnceSink : public TwoPhaseCommitSinkFunction<T, PostgresTra
       return;
     }
     txn.gid = prefix_ + ":" + std::to_string(subtask_) + ":" + std::to_string(*preparing_checkpoint_);
-    internal::ThrowIfError(data_->Execute("PREPARE TRANSACTION '" + txn.gid + "'",
-                                          "PREPARE TRANSACTION for table '" + spec_.table + "'"));
+    internal::ThrowIfError(
+        data_->Execute("PREPARE TRANSACTION '" + txn.gid + "'", "PREPARE TRANSACTION for table '" + spec_.table + "'"));
     in_transaction_ = false;
   }
 
@@ -381,7 +383,7 @@ class PostgresExactlyOnceSink : public TwoPhaseCommitSinkFunction<T, PostgresTra
   std::unique_ptr<internal::PostgresSession> data_;     // the open transaction's
   std::unique_ptr<internal::PostgresSession> control_;  // COMMIT/ROLLBACK PREPARED need no open transaction
   std::unique_ptr<internal::PostgresBatchWriter> writer_;
-  bool in_transaction_ = false;               // data_ is inside BEGIN
+  bool in_transaction_ = false;                  // data_ is inside BEGIN
   std::optional<int64_t> preparing_checkpoint_;  // set while snapshotState runs
   ListState<int64_t>* checkpoint_state_ = nullptr;
   Counter* rows_committed_ = nullptr;
@@ -456,8 +458,8 @@ class PostgresTableSource : public RichParallelSourceFunction<T>, public Checkpo
   }
 
   void snapshotState(const FunctionSnapshotContext&) override {
-    state_->update(std::vector<internal::PostgresSplit>(splits_.begin() + static_cast<std::ptrdiff_t>(current_),
-                                                        splits_.end()));
+    state_->update(
+        std::vector<internal::PostgresSplit>(splits_.begin() + static_cast<std::ptrdiff_t>(current_), splits_.end()));
   }
 
   void run(typename SourceFunction<T>::SourceContext& ctx) override {
