@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -169,9 +170,12 @@ class RedisWriter::Connection {
       void* raw = nullptr;
       if (redisGetReply(context_.get(), &raw) != REDIS_OK) {
         // The connection is gone (or timed out): nothing after this reply is known.
+        const bool timed_out = context_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+        const std::string cause = timed_out ? "no reply within the command timeout of " +
+                                                  std::to_string(config_.command_timeout.count()) + " ms"
+                                            : std::string(context_->errstr);
         Fail("Redis connection to " + address_ + " failed while writing " + sent.command + " on key " +
-             QuoteKey(sent.key) + " (" + std::to_string(sent_.size() - i) +
-             " commands unconfirmed): " + context_->errstr);
+             QuoteKey(sent.key) + " (" + std::to_string(sent_.size() - i) + " commands unconfirmed): " + cause);
       }
       ReplyPtr reply(static_cast<redisReply*>(raw));
       if (reply->type == REDIS_REPLY_ERROR) {

@@ -535,6 +535,31 @@ TEST_F(RedisSinkTest, LostConnectionFailsNamingHostAndPort) {
   }
 }
 
+TEST_F(RedisSinkTest, ServerThatStopsAnsweringFailsAfterTheCommandTimeout) {
+  // A listening socket that accepts connections and never answers.
+  const int port = FreePort();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const std::unique_ptr<const int, void (*)(const int*)> closer(&fd, [](const int* f) { ::close(*f); });
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  RedisConfig config = ConfigFor(port);
+  config.command_timeout = std::chrono::milliseconds(200);
+  SinkHarness<int> harness(RedisSink<int>(config, [](const int&) { return RedisWrite::sadd("members", "m"); }));
+  harness.Write(std::vector<int>{1});
+  try {
+    harness.Checkpoint(1);
+    FAIL() << "a server that never answers confirmed the write";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("127.0.0.1:" + std::to_string(port)));
+    EXPECT_THAT(e.what(), HasSubstr("SADD on key 'members'"));
+    EXPECT_THAT(e.what(), HasSubstr("no reply within the command timeout of 200 ms"));
+  }
+}
+
 // ---- Configuration ----
 
 TEST(RedisSinkConfigTest, BadSettingsAreRejectedNamingTheField) {
