@@ -187,8 +187,6 @@ class RedisWriter::Connection {
     sent_.clear();
   }
 
-  int pending() const { return static_cast<int>(sent_.size()); }
-
  private:
   // A command sent and not yet confirmed, for error messages.
   struct Sent {
@@ -283,7 +281,6 @@ RedisWriter::RedisWriter(const RedisConfig& config, Counter* acknowledged)
 RedisWriter::~RedisWriter() = default;
 void RedisWriter::Write(const RedisWrite& write) { connection_->Write(write); }
 void RedisWriter::Flush() { connection_->Flush(); }
-int RedisWriter::pending() const { return connection_->pending(); }
 
 }  // namespace internal
 }  // namespace eddy::connectors

@@ -148,8 +148,6 @@ class RedisWriter {
   // Sends everything queued and checks every reply. Throws std::runtime_error
   // on a lost connection or an error reply; the writer is unusable after.
   void Flush();
-  // Commands queued and not yet checked.
-  int pending() const;
 
  private:
   class Connection;
