@@ -84,7 +84,8 @@ void Produce(const std::string& servers, const std::vector<Record>& records) {
 
 std::vector<Record> ReadAll(const std::string& servers, const std::string& topic,
                             std::chrono::milliseconds timeout) {
-  KafkaHandle consumer = NewClient(RD_KAFKA_CONSUMER, servers, {{"enable.partition.eof", "false"}});
+  KafkaHandle consumer =
+      NewClient(RD_KAFKA_CONSUMER, servers, {{"enable.partition.eof", "false"}, {"group.id", "kafka-testing-reader"}});
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer.get(), topic.c_str(), nullptr);
   const rd_kafka_resp_err_t merr = rd_kafka_metadata(consumer.get(), 0, rkt, &md, 10000);
@@ -156,6 +157,28 @@ void CommitOffsets(const std::string& servers, const std::string& group, const s
   for (const auto& [p, offset] : offsets) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = offset;
   Require(rd_kafka_commit(consumer.get(), list.get(), /*async=*/0), "commit for group '" + group + "'");
   rd_kafka_consumer_close(consumer.get());
+}
+
+bool FencesReplacedProducers(const std::string& servers, const std::string& topic) {
+  const std::map<std::string, std::string> properties = {{"transactional.id", "kafka-testing-fencing-probe"}};
+  KafkaHandle old_producer = NewClient(RD_KAFKA_PRODUCER, servers, properties);
+  auto check = [](rd_kafka_error_t* error, const char* what) {
+    if (error == nullptr) return;
+    const std::string text = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    throw std::runtime_error(std::string("fencing probe: ") + what + ": " + text);
+  };
+  check(rd_kafka_init_transactions(old_producer.get(), 10000), "init_transactions");
+  check(rd_kafka_begin_transaction(old_producer.get()), "begin_transaction");
+  Require(rd_kafka_producev(old_producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                            RD_KAFKA_V_VALUE(const_cast<char*>("probe"), 5), RD_KAFKA_V_END),
+          "fencing probe: produce");
+  KafkaHandle new_producer = NewClient(RD_KAFKA_PRODUCER, servers, properties);
+  check(rd_kafka_init_transactions(new_producer.get(), 10000), "init_transactions");
+  rd_kafka_error_t* error = rd_kafka_commit_transaction(old_producer.get(), 10000);
+  if (error == nullptr) return false;
+  rd_kafka_error_destroy(error);
+  return true;
 }
 
 }  // namespace eddy::kafka_testing

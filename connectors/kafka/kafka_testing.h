@@ -60,4 +60,10 @@ std::map<int32_t, int64_t> CommittedOffsets(const std::string& servers, const st
 void CommitOffsets(const std::string& servers, const std::string& group, const std::string& topic,
                    const std::map<int32_t, int64_t>& offsets);
 
+// Whether the cluster fences a transactional producer once another producer
+// registers its transactional id (real brokers do; librdkafka's mock does
+// not: it hands the new producer a new producer id and lets the old one
+// commit). Probed with two producers of a scratch id on `topic`.
+bool FencesReplacedProducers(const std::string& servers, const std::string& topic);
+
 }  // namespace eddy::kafka_testing
