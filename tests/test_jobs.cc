@@ -7,9 +7,10 @@
 
 #include <eddy/eddy.h>
 
-namespace {
-using KV = std::pair<int64_t, int64_t>;
-}
+#include "running_totals.h"
+
+using eddy_test::KV;
+using eddy_test::RunningTotals;
 
 // An endless source feeding a deliberately slow sink (1 ms per record per
 // subtask) through a keyBy: backpressure must throttle the source.
@@ -33,26 +34,6 @@ EDDY_PROGRAM(KeyedSums, env, args) {
   env.execute("Keyed sums");
 }
 
-namespace {
-// Running count and sum per key, in keyed ValueState: every input record
-// yields "key,count,sum", so a lost or replayed record changes the output.
-class RunningTotals : public eddy::KeyedProcessFunction<int64_t, KV, std::string> {
- public:
-  void open(eddy::RuntimeContext& ctx) override {
-    totals_ = &ctx.getState(eddy::ValueStateDescriptor<KV>("totals"));
-  }
-  void processElement(const KV& v, Context&, eddy::Collector<std::string>& out) override {
-    KV t = totals_->value().value_or(KV(0, 0));
-    t.first += 1;
-    t.second += v.second;
-    totals_->update(t);
-    out.collect(std::to_string(v.first) + "," + std::to_string(t.first) + "," + std::to_string(t.second));
-  }
-
- private:
-  eddy::ValueState<KV>* totals_ = nullptr;
-};
-}  // namespace
 
 // The fault-tolerance job: n generated records (v % keys, v) at a bounded rate
 // from one source subtask,

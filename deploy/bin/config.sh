@@ -10,6 +10,7 @@
 #   EDDY_IDENT_STRING  default $USER: names the pid files
 #   EDDY_SSH_OPTS   extra ssh options for remote hosts (word-split)
 #   EDDY_STOP_TIMEOUT  seconds to wait after SIGTERM before SIGKILL (10)
+# and puts $EDDY_HOME/lib first on LD_LIBRARY_PATH.
 # Defines:
 #   readMasters   MASTERS=(host...) WEBUIPORTS=(port-or-empty...) from conf/masters
 #   readWorkers   WORKERS=(host...) from conf/workers
@@ -30,6 +31,10 @@ EDDY_SSH_OPTS="${EDDY_SSH_OPTS:-}"
 EDDY_STOP_TIMEOUT="${EDDY_STOP_TIMEOUT:-10}"
 HOSTNAME="${HOSTNAME:-$(hostname)}"
 unset _eddy_bin
+# lib/ is where job libraries find the connector libraries they link
+# (libeddy-connector-*.so): a TaskManager loads a job library from a copy in a
+# temporary directory, where the library's own run path may not reach them.
+export LD_LIBRARY_PATH="${EDDY_HOME}/lib${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}"
 
 # _eddyReadHostFile FILE: prints the file's entries, one per line, without
 # comments, surrounding blanks or carriage returns.

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Connectors against real servers, on the daemons of an installed distribution.
+
+Each scenario starts its own server on a free loopback port (redis-server,
+PostgreSQL from initdb in a temporary directory) and a job of
+libeddy-connector-test-jobs.so: one slow generator -> running count and sum
+per key ("key,count,sum" lines) -> the connector's sink, with checkpoints.
+
+1. Redis (SET totals, an idempotent upsert): a TaskManager running the job is
+   killed with kill -9 and replaced; afterwards every key holds what a
+   failure-free run left and what a computation here predicts.
+2. PostgreSQL exactly-once sink (two-phase commit): the test watches
+   pg_prepared_xacts and kills the TaskManager while a transaction is
+   prepared and not yet committed. After recovery the table holds every
+   expected line exactly once and no prepared transaction is left.
+3. Bad input: a table that does not exist, and unreachable servers, fail the
+   job with errors that name them; the cluster keeps running jobs.
+"""
+
+import argparse
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "connectors", "redis"))
+sys.path.insert(0, os.path.join(HERE, "..", "connectors", "postgres"))
+import dist_cluster  # noqa: E402
+import e2e_support as e2e  # noqa: E402
+from dist_cluster import check, failures  # noqa: E402
+from postgres_server import PostgresServer  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
+
+
+def totals_lines(n, keys):
+    """The "key,count,sum" line of every record, computed directly."""
+    lines = collections.Counter()
+    count, total = {}, {}
+    for i in range(n):
+        k = i % keys
+        count[k] = count.get(k, 0) + 1
+        total[k] = total.get(k, 0) + i
+        lines["%d,%d,%d" % (k, count[k], total[k])] += 1
+    return lines
+
+
+def final_totals(n, keys):
+    """key -> "count,sum" after all n records."""
+    out = {}
+    for k in range(keys):
+        members = range(k, n, keys)
+        out[str(k)] = "%d,%d" % (len(members), sum(members))
+    return out
+
+
+def exception_text(cluster, jid):
+    status, body = e2e.rest_get(cluster.rest_port, "/jobs/%s/exceptions" % jid)
+    entries = (body or {}).get("exceptionHistory", {}).get("entries", [])
+    return "\n".join(e.get("exceptionName", "") + " " + e.get("stacktrace", "") for e in entries) + \
+        str((body or {}).get("root-exception", ""))
+
+
+def kill_and_replace(cluster, jid, what, ready=None):
+    """kill -9 a TaskManager running `jid` (once `ready()` says so), start a
+    replacement, and wait until the job runs again. Returns True if killed."""
+    def failures_seen():
+        status, body = e2e.rest_get(cluster.rest_port, "/jobs/%s/exceptions" % jid)
+        return len((body or {}).get("exceptionHistory", {}).get("entries", []))
+    before = failures_seen()
+    if ready is not None:
+        ready()
+    pid = cluster.kill_busy_taskmanager()
+    if not check(pid is not None, "%s: kill -9 a TaskManager running the job (pid %s)" % (what, pid)):
+        return False
+    started = time.time()
+    check(e2e.wait_for(lambda: failures_seen() > before, 30, step=0.05),
+          "%s: the JobManager records the failure" % what)
+    check(cluster.wait_running(jid, 60), "%s: the job runs again after the kill" % what)
+    print("    running again %.1f s after the kill" % (time.time() - started), flush=True)
+    r = cluster.script("taskmanager.sh", "start")
+    check(r.returncode == 0 and cluster.wait_taskmanagers(2), "%s: a replacement TaskManager registers" % what,
+          r.describe())
+    return True
+
+
+# ---------------------------------------------------------------- scenarios
+
+def redis(cluster, jobs):
+    n, keys, rate = 12000, 11, 2000
+    want = final_totals(n, keys)
+    with RedisServer() as server:
+        common = [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate), "--interval", "300",
+                  "--redis-port", str(server.port)]
+        jid = cluster.submit("RedisTotals", common + ["--prefix", "clean:"], 2)
+        check(jid and cluster.wait_state(jid, ("FINISHED", "FAILED"), 120) and cluster.state(jid) == "FINISHED",
+              "[redis] the failure-free run finishes")
+        clean = {str(k): server.get("clean:%d" % k) for k in range(keys)}
+        check(clean == want, "[redis] failure-free values equal the reference", (clean, want))
+
+        jid = cluster.submit("RedisTotals", common + ["--prefix", "killed:"], 2)
+        if not jid:
+            return
+        if not check(e2e.wait_for(lambda: cluster.completed_checkpoints(jid) >= 2, 60),
+                     "[redis] the job runs and completes checkpoints"):
+            return
+        kill_and_replace(cluster, jid, "[redis]")
+        check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 120) and cluster.state(jid) == "FINISHED",
+              "[redis] the job with a kill finishes (state %s)" % cluster.state(jid))
+        killed = {str(k): server.get("killed:%d" % k) for k in range(keys)}
+        check(killed == want, "[redis] values after a kill and recovery equal the reference", (killed, want))
+        check(killed == clean, "[redis] values after a kill equal the failure-free run")
+
+
+class PreparedWatcher:
+    """One psql session asked again and again how many transactions are prepared."""
+
+    def __init__(self, server):
+        self.proc = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", server.dsn], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+
+    def prepared(self):
+        self.proc.stdin.write("SELECT count(*) FROM pg_prepared_xacts;\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def postgres(cluster, jobs):
+    n, keys, rate = 12000, 11, 2000
+    want = totals_lines(n, keys)
+    with PostgresServer() as server:
+        server.query("CREATE TABLE totals (k bigint, cnt bigint, total bigint)")
+        common = [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate), "--interval", "300",
+                  "--pg-port", str(server.port), "--pg-user", "eddy"]
+        jid = cluster.submit("PostgresTotals", common, 2)
+        if not jid:
+            return
+        if not check(e2e.wait_for(lambda: cluster.completed_checkpoints(jid) >= 2, 60),
+                     "[postgres] the job runs and completes checkpoints"):
+            return
+        watcher = PreparedWatcher(server)
+        seen = []
+
+        def prepared_now():
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                count = watcher.prepared()
+                if count > 0:
+                    seen.append(count)
+                    return
+        kill_and_replace(cluster, jid, "[postgres]", ready=prepared_now)
+        watcher.close()
+        check(bool(seen), "[postgres] the kill came while %s transaction(s) were prepared, not committed" %
+              (seen[0] if seen else "no"))
+        check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 120) and cluster.state(jid) == "FINISHED",
+              "[postgres] the job with a kill finishes (state %s)" % cluster.state(jid))
+        rows = collections.Counter(",".join(r) for r in server.query("SELECT k, cnt, total FROM totals"))
+        extra, missing = rows - want, want - rows
+        check(rows == want, "[postgres] the table holds every expected row exactly once",
+              "%d extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
+                                              sum(missing.values()), list(missing.items())[:5]))
+        left = server.query("SELECT gid FROM pg_prepared_xacts")
+        check(left == [], "[postgres] no prepared transaction is left", left)
+
+        # Bad input: a table that does not exist.
+        jid = cluster.submit("PostgresTotals", common + ["--table", "no_such_table", "--n", "100"], 1)
+        if jid:
+            check(e2e.wait_for(lambda: "no_such_table" in exception_text(cluster, jid), 60),
+                  "[postgres] a missing table fails the job with an error naming it",
+                  exception_text(cluster, jid)[:600])
+            cluster.eddy("cancel", jid)
+
+
+def unreachable(cluster, jobs):
+    port = e2e.free_port()
+    for job, option, what in (("RedisTotals", "--redis-port", "redis"), ("PostgresTotals", "--pg-port", "postgres")):
+        jid = cluster.submit(job, [jobs, "--n", "100", option, str(port)], 1)
+        if not jid:
+            continue
+        address = "127.0.0.1:%d" % port
+        check(e2e.wait_for(lambda: address in exception_text(cluster, jid), 60),
+              "[%s] an unreachable server fails the job with an error naming %s" % (what, address),
+              exception_text(cluster, jid)[:600])
+        r = cluster.eddy("cancel", jid)
+        check(r.returncode == 0 and cluster.wait_state(jid, ("CANCELED",), 30),
+              "[%s] the restarting job can be cancelled" % what, r.describe())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--cmake", default="cmake")
+    parser.add_argument("--cxx", default="")
+    parser.add_argument("--jobs", required=True, help="libeddy-connector-test-jobs.so")
+    parser.add_argument("--scenarios", default="redis,postgres,unreachable")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-connectors-e2e-"))
+    cluster = None
+    try:
+        cluster = dist_cluster.Cluster.install(args.cmake, args.build_dir, tmp)
+        if not cluster.start():
+            return 1
+        scenarios = {"redis": redis, "postgres": postgres, "unreachable": unreachable}
+        for name in args.scenarios.split(","):
+            scenarios[name](cluster, args.jobs)
+        r = cluster.eddy("list")
+        check(r.returncode == 0, "the cluster still answers after the scenarios", r.describe())
+    finally:
+        if cluster:
+            cluster.stop()
+        if args.keep:
+            print("kept " + tmp, flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failure(s)" % len(failures), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
