@@ -55,17 +55,17 @@ EDDY_PROGRAM(RedisTotals, env, args) {
 // Running totals appended to the PostgreSQL table `table` (k, cnt, total)
 // through two-phase commit: each line exactly once, also across failures.
 EDDY_PROGRAM(PostgresTotals, env, args) {
-  eddy::PostgresConnectionOptions connection;
+  eddy::connectors::PostgresConnectionOptions connection;
   connection.host = args.get("pg-host", "127.0.0.1");
   connection.port = static_cast<int>(args.getLong("pg-port", 5432));
   connection.database = args.get("pg-database", "postgres");
   connection.user = args.get("pg-user", "");
   Totals(env, args).addSink(
-      eddy::PostgresExactlyOnceSink<std::string>(
+      eddy::connectors::PostgresExactlyOnceSink<std::string>(
           connection, args.get("table", "totals"), {"k", "cnt", "total"}, args.get("prefix", "eddy-totals"),
           [](const std::string& line) {
             const size_t a = line.find(','), b = line.find(',', a + 1);
-            return eddy::PostgresRow{line.substr(0, a), line.substr(a + 1, b - a - 1), line.substr(b + 1)};
+            return eddy::connectors::PostgresRow{line.substr(0, a), line.substr(a + 1, b - a - 1), line.substr(b + 1)};
           }),
       "postgres");
   env.execute("PostgreSQL totals");

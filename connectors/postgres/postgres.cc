@@ -16,7 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "eddy/status.h"
 
-namespace eddy::internal {
+namespace eddy::connectors::internal {
 
 namespace {
 
@@ -463,4 +463,4 @@ void ThrowIfError(const absl::Status& status) {
   if (!status.ok()) throw std::runtime_error(std::string(status.message()));
 }
 
-}  // namespace eddy::internal
+}  // namespace eddy::connectors::internal

@@ -68,10 +68,10 @@ double Seconds(std::chrono::steady_clock::time_point start) {
 }
 
 double RunSink(const eddy::testing::PostgresTestServer& server, const std::vector<Record>& records, int batch) {
-  eddy::PostgresUpsertSink<Record> sink(
+  eddy::connectors::PostgresUpsertSink<Record> sink(
       server.options(), kTable, {"k", "v"}, {"k"},
       [](const Record& r) {
-        return eddy::PostgresRow{std::to_string(r.first), std::to_string(r.second)};
+        return eddy::connectors::PostgresRow{std::to_string(r.first), std::to_string(r.second)};
       },
       batch);
   BenchRuntimeContext runtime;

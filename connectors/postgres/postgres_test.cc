@@ -187,11 +187,11 @@ std::string TestTable() {
 
 using KeyedValue = std::pair<std::string, int64_t>;
 
-eddy::PostgresUpsertSink<KeyedValue> UpsertSink(const std::string& table, int batch_size) {
-  return eddy::PostgresUpsertSink<KeyedValue>(
+eddy::connectors::PostgresUpsertSink<KeyedValue> UpsertSink(const std::string& table, int batch_size) {
+  return eddy::connectors::PostgresUpsertSink<KeyedValue>(
       server->options(), table, {"k", "total"}, {"k"},
       [](const KeyedValue& v) {
-        return eddy::PostgresRow{v.first, std::to_string(v.second)};
+        return eddy::connectors::PostgresRow{v.first, std::to_string(v.second)};
       },
       batch_size);
 }
@@ -242,13 +242,13 @@ TEST(PostgresUpsertSinkTest, TheLastValueOfAKeyInABatchWinsAndNullsAreWritten) {
   const std::string table = TestTable();
   Sql("CREATE TABLE " + table + " (a int, b text, v text, PRIMARY KEY (a, b))");
   using Record = std::tuple<int, std::string, std::optional<std::string>>;
-  eddy::PostgresUpsertSink<Record> sink(
+  eddy::connectors::PostgresUpsertSink<Record> sink(
       server->options(), table, {"a", "b", "v"}, {"a", "b"},
       [](const Record& r) {
-        return eddy::PostgresRow{std::to_string(std::get<0>(r)), std::get<1>(r), std::get<2>(r)};
+        return eddy::connectors::PostgresRow{std::to_string(std::get<0>(r)), std::get<1>(r), std::get<2>(r)};
       },
       /*batch_size=*/1000);
-  SinkHarness<eddy::PostgresUpsertSink<Record>> harness(std::move(sink), 0, 1);
+  SinkHarness<eddy::connectors::PostgresUpsertSink<Record>> harness(std::move(sink), 0, 1);
   std::vector<Record> records;
   std::map<std::pair<int, std::string>, std::string> last;  // the reference
   for (int i = 0; i < 3000; ++i) {
@@ -271,13 +271,13 @@ TEST(PostgresUpsertSinkTest, TheLastValueOfAKeyInABatchWinsAndNullsAreWritten) {
 
 // ---- PostgresExactlyOnceSink ----
 
-eddy::PostgresExactlyOnceSink<int64_t> AppendSink(const std::string& table, const std::string& prefix,
+eddy::connectors::PostgresExactlyOnceSink<int64_t> AppendSink(const std::string& table, const std::string& prefix,
                                                   int batch_size = 16) {
-  return eddy::PostgresExactlyOnceSink<int64_t>(
-      server->options(), table, {"v"}, prefix, [](const int64_t& v) { return eddy::PostgresRow{std::to_string(v)}; },
+  return eddy::connectors::PostgresExactlyOnceSink<int64_t>(
+      server->options(), table, {"v"}, prefix, [](const int64_t& v) { return eddy::connectors::PostgresRow{std::to_string(v)}; },
       batch_size);
 }
-using AppendHarness = SinkHarness<eddy::PostgresExactlyOnceSink<int64_t>>;
+using AppendHarness = SinkHarness<eddy::connectors::PostgresExactlyOnceSink<int64_t>>;
 
 std::vector<int64_t> Range(int64_t begin, int64_t end) {
   std::vector<int64_t> out;
@@ -447,8 +447,8 @@ void CreateSourceTable(const std::string& table, const std::vector<SourceRow>& r
   Sql(insert);
 }
 
-eddy::PostgresTableSource<SourceRow> Source(const std::string& table, int splits) {
-  eddy::PostgresTableSource<SourceRow> source(server->options(), table, {"id", "name"}, [](const eddy::PostgresRow& r) {
+eddy::connectors::PostgresTableSource<SourceRow> Source(const std::string& table, int splits) {
+  eddy::connectors::PostgresTableSource<SourceRow> source(server->options(), table, {"id", "name"}, [](const eddy::connectors::PostgresRow& r) {
     return SourceRow(r[0] ? std::optional<int64_t>(std::stoll(*r[0])) : std::nullopt, *r[1]);
   });
   if (splits > 1) source.partitionColumn("id", splits);
@@ -460,7 +460,7 @@ struct SubtaskRun {
   Snapshot snapshot;               // after run() if it ended before the checkpoint
 };
 
-SubtaskRun RunSource(eddy::PostgresTableSource<SourceRow> source, int subtask, int parallelism,
+SubtaskRun RunSource(eddy::connectors::PostgresTableSource<SourceRow> source, int subtask, int parallelism,
                      const Snapshot* restored, int64_t checkpoint_at) {
   FakeRuntimeContext runtime(subtask, parallelism);
   eddy::OperatorStateStore store;
@@ -574,8 +574,8 @@ TEST(PostgresTableSourceTest, AJobCopiesATableIntoTheExactlyOnceSink) {
   eddy::StreamExecutionEnvironment env;
   env.setParallelism(3);
   env.enableCheckpointing(20);
-  env.addSource(eddy::PostgresTableSource<int64_t>(server->options(), table, {"v"},
-                                                   [](const eddy::PostgresRow& r) { return std::stoll(*r[0]); })
+  env.addSource(eddy::connectors::PostgresTableSource<int64_t>(server->options(), table, {"v"},
+                                                   [](const eddy::connectors::PostgresRow& r) { return std::stoll(*r[0]); })
                     .partitionColumn("v", 6))
       .rebalance()
       .addSink(AppendSink(table + "_copy", "copy", 50), "copy");
@@ -597,14 +597,14 @@ TEST(PostgresBadInputTest, AMissingTableIsNamed) {
       EXPECT_THAT(e.what(), HasSubstr("127.0.0.1:" + std::to_string(server->port()) + "/postgres")) << what;
     }
   };
-  expect_missing([&] { SinkHarness<eddy::PostgresUpsertSink<KeyedValue>> h(UpsertSink(table, 10), 0, 1); },
+  expect_missing([&] { SinkHarness<eddy::connectors::PostgresUpsertSink<KeyedValue>> h(UpsertSink(table, 10), 0, 1); },
                  "upsert sink");
   expect_missing([&] { AppendHarness h(AppendSink(table, "missing"), 0, 1); }, "exactly-once sink");
   expect_missing([&] { RunSource(Source(table, 3), 0, 1, nullptr, -1); }, "table source");
 }
 
 TEST(PostgresBadInputTest, AnUnreachablePortFailsInBoundedTime) {
-  eddy::PostgresConnectionOptions options = server->options();
+  eddy::connectors::PostgresConnectionOptions options = server->options();
   // A port nobody listens on: bind one, note it, release it.
   options.port = [] {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -621,9 +621,9 @@ TEST(PostgresBadInputTest, AnUnreachablePortFailsInBoundedTime) {
   options.connect_backoff = std::chrono::milliseconds(50);
   const auto start = std::chrono::steady_clock::now();
   try {
-    eddy::PostgresUpsertSink<KeyedValue> sink(options, "t", {"k", "total"}, {"k"},
-                                              [](const KeyedValue& v) { return eddy::PostgresRow{v.first}; });
-    SinkHarness<eddy::PostgresUpsertSink<KeyedValue>> h(std::move(sink), 0, 1);
+    eddy::connectors::PostgresUpsertSink<KeyedValue> sink(options, "t", {"k", "total"}, {"k"},
+                                              [](const KeyedValue& v) { return eddy::connectors::PostgresRow{v.first}; });
+    SinkHarness<eddy::connectors::PostgresUpsertSink<KeyedValue>> h(std::move(sink), 0, 1);
     ADD_FAILURE() << "connected to a closed port";
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("127.0.0.1:" + std::to_string(options.port) + "/postgres"));
@@ -636,11 +636,11 @@ TEST(PostgresBadInputTest, AnUnreachablePortFailsInBoundedTime) {
 TEST(PostgresBadInputTest, SqlErrorsNameTheStatementAndTheTable) {
   const std::string table = TestTable();
   Sql("CREATE TABLE " + table + " (k text PRIMARY KEY, total bigint NOT NULL)");
-  SinkHarness<eddy::PostgresUpsertSink<KeyedValue>> h(
-      eddy::PostgresUpsertSink<KeyedValue>(
+  SinkHarness<eddy::connectors::PostgresUpsertSink<KeyedValue>> h(
+      eddy::connectors::PostgresUpsertSink<KeyedValue>(
           server->options(), table, {"k", "total"}, {"k"},
           [](const KeyedValue& v) {
-            return eddy::PostgresRow{v.first, std::nullopt};  // violates NOT NULL
+            return eddy::connectors::PostgresRow{v.first, std::nullopt};  // violates NOT NULL
           },
           10),
       0, 1);
@@ -654,9 +654,9 @@ TEST(PostgresBadInputTest, SqlErrorsNameTheStatementAndTheTable) {
     EXPECT_THAT(e.what(), HasSubstr("not-null constraint"));
   }
   // Rows of the wrong width and key columns that are not columns are refused before any SQL.
-  SinkHarness<eddy::PostgresUpsertSink<KeyedValue>> narrow(
-      eddy::PostgresUpsertSink<KeyedValue>(server->options(), table, {"k", "total"}, {"k"},
-                                           [](const KeyedValue& v) { return eddy::PostgresRow{v.first}; }),
+  SinkHarness<eddy::connectors::PostgresUpsertSink<KeyedValue>> narrow(
+      eddy::connectors::PostgresUpsertSink<KeyedValue>(server->options(), table, {"k", "total"}, {"k"},
+                                           [](const KeyedValue& v) { return eddy::connectors::PostgresRow{v.first}; }),
       0, 1);
   try {
     narrow.Write(std::vector<KeyedValue>{{"b", 2}});
@@ -665,9 +665,9 @@ TEST(PostgresBadInputTest, SqlErrorsNameTheStatementAndTheTable) {
     EXPECT_THAT(e.what(), HasSubstr("table '" + table + "': a row has 1 values for 2 columns (k, total)"));
   }
   try {
-    SinkHarness<eddy::PostgresUpsertSink<KeyedValue>> wrong_key(
-        eddy::PostgresUpsertSink<KeyedValue>(server->options(), table, {"k", "total"}, {"key"},
-                                             [](const KeyedValue& v) { return eddy::PostgresRow{v.first}; }),
+    SinkHarness<eddy::connectors::PostgresUpsertSink<KeyedValue>> wrong_key(
+        eddy::connectors::PostgresUpsertSink<KeyedValue>(server->options(), table, {"k", "total"}, {"key"},
+                                             [](const KeyedValue& v) { return eddy::connectors::PostgresRow{v.first}; }),
         0, 1);
     ADD_FAILURE() << "a key column that is not a column was accepted";
   } catch (const std::runtime_error& e) {

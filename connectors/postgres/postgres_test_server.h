@@ -64,8 +64,8 @@ class PostgresTestServer {
   PostgresTestServer& operator=(const PostgresTestServer&) = delete;
 
   int port() const { return port_; }
-  PostgresConnectionOptions options() const {
-    PostgresConnectionOptions options;
+  connectors::PostgresConnectionOptions options() const {
+    connectors::PostgresConnectionOptions options;
     options.host = "127.0.0.1";
     options.port = port_;
     options.database = "postgres";

@@ -32,7 +32,7 @@
 #include "eddy/state.h"
 #include "eddy/two_phase_commit.h"
 
-namespace eddy {
+namespace eddy::connectors {
 
 // One row as text: a value per column, std::nullopt for NULL.
 using PostgresRow = std::vector<std::optional<std::string>>;
@@ -494,4 +494,4 @@ class PostgresTableSource : public RichParallelSourceFunction<T>, public Checkpo
   std::atomic<bool> cancelled_{false};
 };
 
-}  // namespace eddy
+}  // namespace eddy::connectors
