@@ -1,8 +1,14 @@
 // Job programs of the connector end-to-end tests (libeddy-connector-test-jobs.so):
 // the fault-tolerance job's running totals, written to external systems.
+#include <charconv>
+#include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
 
+#include <eddy/connectors/kafka.h>
 #include <eddy/connectors/postgres.h>
 #include <eddy/connectors/redis.h>
 #include <eddy/eddy.h>
@@ -69,4 +75,78 @@ EDDY_PROGRAM(PostgresTotals, env, args) {
           }),
       "postgres");
   env.execute("PostgreSQL totals");
+}
+
+namespace {
+
+// Passes records on at about `rate` per second per subtask, so that a bounded
+// input still runs long enough to be interrupted.
+class Throttle : public eddy::RichMapFunction<KV, KV> {
+ public:
+  explicit Throttle(double rate) : rate_(rate) {}
+  void open(eddy::RuntimeContext&) override { start_ = std::chrono::steady_clock::now(); }
+  KV map(const KV& value) override {
+    const auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(static_cast<double>(++count_) / rate_));
+    std::this_thread::sleep_until(due);
+    return value;
+  }
+
+ private:
+  double rate_;
+  int64_t count_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+eddy::DeliveryGuarantee Guarantee(const std::string& name) {
+  if (name == "exactly-once") return eddy::DeliveryGuarantee::EXACTLY_ONCE;
+  if (name == "at-least-once") return eddy::DeliveryGuarantee::AT_LEAST_ONCE;
+  if (name == "none") return eddy::DeliveryGuarantee::NONE;
+  throw std::invalid_argument("--guarantee must be exactly-once, at-least-once or none, not '" + name + "'");
+}
+
+}  // namespace
+
+// Kafka -> running totals -> Kafka. Reads the numbers i of topic --input
+// (bounded: up to the offsets at start) as (i % keys, i), throttled to --rate
+// records/s per source subtask, and writes "key,count,sum" to topic --output
+// with the delivery guarantee --guarantee. A record that is not a number
+// fails the job, or with --on-error skip is counted and dropped. Keep all
+// records of a key in one partition and the totals are deterministic.
+EDDY_PROGRAM(KafkaTotals, env, args) {
+  const std::string servers = args.getRequired("bootstrap-servers");
+  const int64_t keys = args.getLong("keys", 13);
+  env.enableCheckpointing(args.getLong("interval", 500));
+  auto source = eddy::KafkaSource<KV>::builder()
+                    .setBootstrapServers(servers)
+                    .setTopics({args.get("input", "in")})
+                    .setGroupId(args.get("group", "kafka-totals"))
+                    .setStartingOffsets(eddy::OffsetsInitializer::earliest())
+                    .setValueOnlyDeserializer([keys](std::string_view text) {
+                      int64_t i = 0;
+                      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), i);
+                      if (error != std::errc() || end != text.data() + text.size()) {
+                        throw std::invalid_argument("not a number: '" + std::string(text) + "'");
+                      }
+                      return KV(i % keys, i);
+                    })
+                    .setDeserializationErrorMode(args.get("on-error", "fail") == "skip"
+                                                     ? eddy::DeserializationErrorMode::SKIP
+                                                     : eddy::DeserializationErrorMode::FAIL)
+                    .setBounded()
+                    .build();
+  env.addSource(source, "kafka")
+      .map(Throttle(static_cast<double>(args.getLong("rate", 2000))))
+      .keyBy([](const KV& kv) { return kv.first; })
+      .process(RunningTotals())
+      .name("totals")
+      .addSink(eddy::KafkaSink<std::string>::builder()
+                   .setBootstrapServers(servers)
+                   .setTopic(args.get("output", "out"))
+                   .setValueSerializer([](const std::string& line) { return line; })
+                   .setDeliveryGuarantee(Guarantee(args.get("guarantee", "exactly-once")))
+                   .setTransactionalIdPrefix(args.get("transactional-id-prefix", "kafka-totals"))
+                   .build(),
+               "kafka");
+  env.execute("Kafka totals");
 }

@@ -13,7 +13,22 @@ per key ("key,count,sum" lines) -> the connector's sink, with checkpoints.
    pg_prepared_xacts and kills the TaskManager while a transaction is
    prepared and not yet committed. After recovery the table holds every
    expected line exactly once and no prepared transaction is left.
-3. Bad input: a table that does not exist, and unreachable servers, fail the
+3. Kafka (librdkafka's mock cluster, started with bin/eddy-kafka-mock; kcat
+   produces and reads): Kafka -> running totals -> Kafka at -p 2.
+   - Exactly-once without failures: a read_committed consumer sees every
+     expected line exactly once.
+   - At-least-once with a kill: while the job waits to restart, the consumer
+     group's committed offsets are moved to the end of the input with kcat;
+     the restarted source still resumes from its checkpoint, so no line is
+     lost. Lines after the last checkpoint are written twice, as
+     at-least-once allows; the test counts them.
+   - Exactly-once with a kill: no line is lost. This mock writes no
+     transaction markers (read_committed consumers also see records of
+     aborted transactions), so it cannot show that none is duplicated; the
+     test prints how many extra lines it sees.
+   - A record that is not a number: skipped and counted in the REST metric
+     numSkippedRecords, or failing the job with its offset.
+4. Bad input: a table that does not exist, and unreachable servers, fail the
    job with errors that name them; the cluster keeps running jobs.
 """
 
@@ -163,10 +178,7 @@ def postgres(cluster, jobs):
         check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 120) and cluster.state(jid) == "FINISHED",
               "[postgres] the job with a kill finishes (state %s)" % cluster.state(jid))
         rows = collections.Counter(",".join(r) for r in server.query("SELECT k, cnt, total FROM totals"))
-        extra, missing = rows - want, want - rows
-        check(rows == want, "[postgres] the table holds every expected row exactly once",
-              "%d extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
-                                              sum(missing.values()), list(missing.items())[:5]))
+        check(rows == want, "[postgres] the table holds every expected row exactly once", diff(rows, want))
         left = server.query("SELECT gid FROM pg_prepared_xacts")
         check(left == [], "[postgres] no prepared transaction is left", left)
 
@@ -177,6 +189,150 @@ def postgres(cluster, jobs):
                   "[postgres] a missing table fails the job with an error naming it",
                   exception_text(cluster, jid)[:600])
             cluster.eddy("cancel", jid)
+
+
+class KafkaMock:
+    """bin/eddy-kafka-mock with topics `in` and `out` of 2 partitions each; it
+    stops when its stdin closes."""
+
+    def __init__(self, cluster):
+        self.proc = subprocess.Popen([os.path.join(cluster.bin, "eddy-kafka-mock"), "--brokers", "1",
+                                      "--topic", "in:2", "--topic", "out:2"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("bootstrap.servers="):
+            raise RuntimeError("eddy-kafka-mock printed %r" % line)
+        self.servers = line.split("=", 1)[1]
+
+    def kcat(self, *argv, stdin=None, timeout=60):
+        return subprocess.run(["kcat", "-b", self.servers, "-q"] + list(argv), input=stdin, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+    def produce(self, partition, values):
+        r = self.kcat("-P", "-t", "in", "-p", str(partition), stdin="".join("%s\n" % v for v in values))
+        if r.returncode != 0:
+            raise RuntimeError("kcat -P failed: " + r.stderr)
+
+    def output(self):
+        """Every value of topic `out`, as a read_committed consumer sees them."""
+        r = self.kcat("-C", "-t", "out", "-e", "-X", "isolation.level=read_committed", "-f", "%s\n")
+        return collections.Counter(r.stdout.splitlines())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def kafka_input(mock, n, keys, bad=()):
+    """Record i goes to partition (i % keys) % 2, so that each key's records
+    keep their order; `bad` values are written first to partition 0."""
+    for p in (0, 1):
+        values = list(bad) if p == 0 else []
+        values += [i for i in range(n) if (i % keys) % 2 == p]
+        mock.produce(p, values)
+
+
+def kafka(cluster, jobs):
+    n, keys, rate = 8000, 11, 800
+    want = totals_lines(n, keys)
+
+    def run(guarantee, kill, extra_conf=()):
+        mock = KafkaMock(cluster)
+        try:
+            kafka_input(mock, n, keys)
+            group = "totals-" + guarantee
+            argv = [jobs, "--bootstrap-servers", mock.servers, "--guarantee", guarantee, "--keys", str(keys),
+                    "--rate", str(rate), "--interval", "300", "--group", group]
+            what = "[kafka %s%s]" % (guarantee, " kill" if kill else "")
+            jid = cluster.submit("KafkaTotals", argv, 2, ["-D", "restart-strategy.fixed-delay.delay=8 s"])
+            if not jid:
+                return None, what
+            if kill:
+                if not check(e2e.wait_for(lambda: cluster.completed_checkpoints(jid) >= 2, 60),
+                             what + " the job runs and completes checkpoints"):
+                    return None, what
+
+                # Half a checkpoint interval after a checkpoint: records
+                # written since then will be replayed.
+                done = cluster.completed_checkpoints(jid)
+                e2e.wait_for(lambda: cluster.completed_checkpoints(jid) > done, 10, step=0.02)
+                time.sleep(0.15)
+                pid = cluster.kill_busy_taskmanager()
+                killed = time.time()
+                check(pid is not None, what + " kill -9 a TaskManager running the job")
+                # While the job waits 8 s to restart: move the group's committed
+                # offsets to the end of the input. A source that resumed from
+                # them would lose every record after its checkpoint.
+                r = mock.kcat("-G", group, "-e", "in", timeout=30)
+                check(r.returncode == 0, what + " kcat commits the group's offsets at the end of the input",
+                      r.stderr[-500:])
+                check(time.time() - killed < 7, what + " the offsets moved before the restart (%.1f s after the "
+                      "kill)" % (time.time() - killed))
+                r = cluster.script("taskmanager.sh", "start")
+                check(r.returncode == 0 and cluster.wait_taskmanagers(2), what + " a replacement registers",
+                      r.describe())
+            check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 120) and
+                  cluster.state(jid) == "FINISHED", what + " the job finishes (state %s)" % cluster.state(jid))
+            return mock.output(), what
+        finally:
+            mock.close()
+
+    got, what = run("exactly-once", kill=False)
+    if got is not None:
+        check(got == want, what + " a read_committed consumer sees every expected line exactly once",
+              diff(got, want))
+    got, what = run("at-least-once", kill=True)
+    if got is not None:
+        check(set(got) == set(want), what + " no line is lost: the source resumed from its checkpoint, "
+              "not from the group's offsets", diff(got, want))
+        duplicated = sum((got - want).values())
+        print("    at-least-once wrote %d line(s) twice after the kill" % duplicated, flush=True)
+        check(duplicated > 0 and not (got - want).keys() - want.keys(),
+              what + " the only extra lines are repeats of expected ones (%d)" % duplicated)
+    got, what = run("exactly-once", kill=True)
+    if got is not None:
+        check(set(got) == set(want), what + " no line is lost", diff(got, want))
+        print("    read_committed sees %d extra line(s): the mock cluster keeps aborted transactions "
+              "visible (no transaction markers)" % sum((got - want).values()), flush=True)
+
+
+def kafka_bad_records(cluster, jobs):
+    n, keys, bad = 3000, 5, ["x1", "12z", "-"]
+    mock = KafkaMock(cluster)
+    try:
+        kafka_input(mock, n, keys, bad)
+        argv = [jobs, "--bootstrap-servers", mock.servers, "--guarantee", "at-least-once", "--keys", str(keys),
+                "--rate", "1000", "--on-error", "skip"]
+        jid = cluster.submit("KafkaTotals", argv, 2)
+        if jid:
+            source = next((v["id"] for v in cluster.job(jid)["vertices"] if "kafka" in v["name"].lower()), None)
+
+            def skipped():
+                status, body = e2e.rest_get(cluster.rest_port, "/jobs/%s/vertices/%s/subtasks/metrics"
+                                            "?get=numSkippedRecords" % (jid, source))
+                return body[0]["sum"] if status == 200 and body else None
+            check(e2e.wait_for(lambda: skipped() == len(bad), 30),
+                  "[kafka] skip mode: REST numSkippedRecords is %d (got %s)" % (len(bad), skipped()))
+            check(cluster.wait_state(jid, ("FINISHED", "FAILED"), 60) and cluster.state(jid) == "FINISHED",
+                  "[kafka] skip mode: the job finishes")
+            got = mock.output()
+            check(got == totals_lines(n, keys), "[kafka] skip mode: the good records give the reference",
+                  diff(got, totals_lines(n, keys)))
+        argv[argv.index("skip")] = "fail"
+        jid = cluster.submit("KafkaTotals", argv, 1)
+        if jid:
+            check(e2e.wait_for(lambda: "partition 0 offset 0" in exception_text(cluster, jid), 30),
+                  "[kafka] fail mode: the error names the record's topic, partition and offset",
+                  exception_text(cluster, jid)[:600])
+            cluster.eddy("cancel", jid)
+    finally:
+        mock.close()
+
+
+def diff(got, want):
+    extra, missing = got - want, want - got
+    return "%d extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
+                                           sum(missing.values()), list(missing.items())[:5])
 
 
 def unreachable(cluster, jobs):
@@ -200,7 +356,7 @@ def main():
     parser.add_argument("--cmake", default="cmake")
     parser.add_argument("--cxx", default="")
     parser.add_argument("--jobs", required=True, help="libeddy-connector-test-jobs.so")
-    parser.add_argument("--scenarios", default="redis,postgres,unreachable")
+    parser.add_argument("--scenarios", default="redis,postgres,kafka,kafka_bad_records,unreachable")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-connectors-e2e-"))
@@ -209,7 +365,8 @@ def main():
         cluster = dist_cluster.Cluster.install(args.cmake, args.build_dir, tmp)
         if not cluster.start():
             return 1
-        scenarios = {"redis": redis, "postgres": postgres, "unreachable": unreachable}
+        scenarios = {"redis": redis, "postgres": postgres, "kafka": kafka, "kafka_bad_records": kafka_bad_records,
+                     "unreachable": unreachable}
         for name in args.scenarios.split(","):
             scenarios[name](cluster, args.jobs)
         r = cluster.eddy("list")
