@@ -50,13 +50,11 @@ class KafkaSinkWriter::Impl {
   }
 
   void Write(KafkaTransaction& txn, KafkaProducerRecord record) {
-    if (record.topic.empty()) {
-      if (options_.default_topic.empty()) {
-        throw std::invalid_argument("KafkaSink: a record has no topic and the sink has no default topic (setTopic)");
-      }
-      record.topic = options_.default_topic;
+    if (record.topic.empty() && options_.default_topic.empty()) {
+      throw std::invalid_argument("KafkaSink: a record has no topic and the sink has no default topic (setTopic)");
     }
     if (options_.guarantee == DeliveryGuarantee::EXACTLY_ONCE) {
+      if (record.topic.empty()) record.topic = options_.default_topic;
       txn.records.push_back(std::move(record));
       return;
     }
@@ -183,20 +181,22 @@ class KafkaSinkWriter::Impl {
     }
   }
 
-  // Queues one record, waiting for room when the client's queue is full.
+  // Queues one record (empty topic: the default one), waiting for room when
+  // the client's queue is full.
   void Produce(rd_kafka_t* producer, const KafkaProducerRecord& r, const std::string& transactional_id) {
+    const std::string& topic = r.topic.empty() ? options_.default_topic : r.topic;
     const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     const int32_t partition = r.partition ? *r.partition : RD_KAFKA_PARTITION_UA;
     const void* key = r.key ? r.key->data() : nullptr;
     const size_t key_size = r.key ? r.key->size() : 0;
     for (;;) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_size),
+          producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_size),
           RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline) {
-        throw std::runtime_error("KafkaSink: cannot send a record to topic '" + r.topic + "' at " +
+        throw std::runtime_error("KafkaSink: cannot send a record to topic '" + topic + "' at " +
                                  options_.bootstrap_servers +
                                  (transactional_id.empty() ? "" : " in transaction " + transactional_id) + ": " +
                                  ErrorText(err));

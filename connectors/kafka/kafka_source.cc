@@ -60,6 +60,9 @@ class KafkaPartitionReader::Impl {
     config.Set("enable.auto.commit", "false");
     config.Set("enable.auto.offset.store", "false");
     config.Set("enable.partition.eof", "false");
+    // An offset the broker no longer has (retention) restarts at the oldest
+    // record it has: replaying beats skipping. "error" fails the task instead.
+    config.Set("auto.offset.reset", "earliest");
     config.SetAll(options.properties);
     rd_kafka_conf_set_opaque(config.conf(), this);
     rd_kafka_conf_set_offset_commit_cb(config.conf(), &Impl::OnCommit);
