@@ -21,6 +21,7 @@
 // header only declares the classes that wrap it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
