@@ -98,10 +98,10 @@ class Throttle : public eddy::RichMapFunction<KV, KV> {
   std::chrono::steady_clock::time_point start_;
 };
 
-eddy::DeliveryGuarantee Guarantee(const std::string& name) {
-  if (name == "exactly-once") return eddy::DeliveryGuarantee::EXACTLY_ONCE;
-  if (name == "at-least-once") return eddy::DeliveryGuarantee::AT_LEAST_ONCE;
-  if (name == "none") return eddy::DeliveryGuarantee::NONE;
+eddy::connectors::DeliveryGuarantee Guarantee(const std::string& name) {
+  if (name == "exactly-once") return eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE;
+  if (name == "at-least-once") return eddy::connectors::DeliveryGuarantee::AT_LEAST_ONCE;
+  if (name == "none") return eddy::connectors::DeliveryGuarantee::NONE;
   throw std::invalid_argument("--guarantee must be exactly-once, at-least-once or none, not '" + name + "'");
 }
 
@@ -117,11 +117,11 @@ EDDY_PROGRAM(KafkaTotals, env, args) {
   const std::string servers = args.getRequired("bootstrap-servers");
   const int64_t keys = args.getLong("keys", 13);
   env.enableCheckpointing(args.getLong("interval", 500));
-  auto source = eddy::KafkaSource<KV>::builder()
+  auto source = eddy::connectors::KafkaSource<KV>::builder()
                     .setBootstrapServers(servers)
                     .setTopics({args.get("input", "in")})
                     .setGroupId(args.get("group", "kafka-totals"))
-                    .setStartingOffsets(eddy::OffsetsInitializer::earliest())
+                    .setStartingOffsets(eddy::connectors::OffsetsInitializer::earliest())
                     .setValueOnlyDeserializer([keys](std::string_view text) {
                       int64_t i = 0;
                       const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), i);
@@ -131,8 +131,8 @@ EDDY_PROGRAM(KafkaTotals, env, args) {
                       return KV(i % keys, i);
                     })
                     .setDeserializationErrorMode(args.get("on-error", "fail") == "skip"
-                                                     ? eddy::DeserializationErrorMode::SKIP
-                                                     : eddy::DeserializationErrorMode::FAIL)
+                                                     ? eddy::connectors::DeserializationErrorMode::SKIP
+                                                     : eddy::connectors::DeserializationErrorMode::FAIL)
                     .setBounded()
                     .build();
   env.addSource(source, "kafka")
@@ -140,7 +140,7 @@ EDDY_PROGRAM(KafkaTotals, env, args) {
       .keyBy([](const KV& kv) { return kv.first; })
       .process(RunningTotals())
       .name("totals")
-      .addSink(eddy::KafkaSink<std::string>::builder()
+      .addSink(eddy::connectors::KafkaSink<std::string>::builder()
                    .setBootstrapServers(servers)
                    .setTopic(args.get("output", "out"))
                    .setValueSerializer([](const std::string& line) { return line; })

@@ -103,17 +103,17 @@ void PlainCopy(const std::string& servers, int64_t records, int partitions) {
 void EddyCopy(const std::string& servers) {
   eddy::StreamExecutionEnvironment env;
   env.setParallelism(1);
-  auto source = eddy::KafkaSource<std::string>::builder()
+  auto source = eddy::connectors::KafkaSource<std::string>::builder()
                     .setBootstrapServers(servers)
                     .setTopics({"input"})
                     .setValueOnlyDeserializer([](std::string_view value) { return std::string(value); })
                     .setBounded()
                     .build();
-  auto sink = eddy::KafkaSink<std::string>::builder()
+  auto sink = eddy::connectors::KafkaSink<std::string>::builder()
                   .setBootstrapServers(servers)
                   .setTopic("copy-eddy")
                   .setValueSerializer([](const std::string& value) { return value; })
-                  .setDeliveryGuarantee(eddy::DeliveryGuarantee::AT_LEAST_ONCE)
+                  .setDeliveryGuarantee(eddy::connectors::DeliveryGuarantee::AT_LEAST_ONCE)
                   .setProperty("linger.ms", "5")
                   .setProperty("queue.buffering.max.messages", "1000000")
                   .build();
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    eddy::kafka_testing::MockCluster cluster(1);
+    eddy::connectors::kafka_testing::MockCluster cluster(1);
     for (const char* topic : {"input", "copy-plain", "copy-eddy"}) cluster.CreateTopic(topic, partitions);
     const std::string& servers = cluster.bootstrap_servers();
     std::printf("kafka_bench: %lld records of %zu bytes, %d partitions, on a mock cluster (%s)\n",

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
-namespace eddy::kafka_internal {
+namespace eddy::connectors::kafka_internal {
 namespace {
 
 // librdkafka's syslog levels mapped onto spdlog's.
@@ -61,4 +61,4 @@ std::string ErrorText(rd_kafka_resp_err_t err) {
   return std::string(rd_kafka_err2str(err)) + " (" + rd_kafka_err2name(err) + ")";
 }
 
-}  // namespace eddy::kafka_internal
+}  // namespace eddy::connectors::kafka_internal

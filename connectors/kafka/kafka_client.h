@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-namespace eddy::kafka_internal {
+namespace eddy::connectors::kafka_internal {
 
 struct KafkaHandleDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -52,4 +52,4 @@ class ClientConfig {
 // "message (code)" of an error code.
 std::string ErrorText(rd_kafka_resp_err_t err);
 
-}  // namespace eddy::kafka_internal
+}  // namespace eddy::connectors::kafka_internal

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, RequestStop);
   std::signal(SIGINT, RequestStop);
   try {
-    eddy::kafka_testing::MockCluster cluster(brokers);
+    eddy::connectors::kafka_testing::MockCluster cluster(brokers);
     for (const auto& [name, partitions] : topics) cluster.CreateTopic(name, partitions);
     std::printf("bootstrap.servers=%s\n", cluster.bootstrap_servers().c_str());
     std::fflush(stdout);

@@ -12,7 +12,7 @@
 #include "connectors/kafka/kafka_client.h"
 #include "eddy/connectors/kafka.h"
 
-namespace eddy::internal {
+namespace eddy::connectors::internal {
 namespace {
 
 using kafka_internal::ErrorText;
@@ -304,4 +304,4 @@ void KafkaSinkWriter::AbortLingering(int32_t subtask, int64_t checkpoint_id) {
 }
 void KafkaSinkWriter::FlushOnFinish() { impl_->FlushOnFinish(); }
 
-}  // namespace eddy::internal
+}  // namespace eddy::connectors::internal

@@ -16,7 +16,7 @@
 #include "connectors/kafka/kafka_client.h"
 #include "eddy/connectors/kafka.h"
 
-namespace eddy::internal {
+namespace eddy::connectors::internal {
 namespace {
 
 using kafka_internal::ErrorText;
@@ -430,4 +430,4 @@ void KafkaPartitionReader::LogSkipped(const KafkaRecord& record, const std::stri
   impl_->LogSkipped(record, error);
 }
 
-}  // namespace eddy::internal
+}  // namespace eddy::connectors::internal

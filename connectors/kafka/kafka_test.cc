@@ -34,8 +34,8 @@
 
 namespace {
 
-using eddy::kafka_testing::MockCluster;
-using eddy::kafka_testing::Record;
+using eddy::connectors::kafka_testing::MockCluster;
+using eddy::connectors::kafka_testing::Record;
 using Snapshot = std::vector<eddy::internal::OperatorStateList>;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -104,7 +104,7 @@ std::vector<Snapshot> Redistribute(const std::vector<Snapshot>& old, int paralle
 std::string Tag(std::string_view value, int32_t partition, int64_t offset) {
   return std::string(value) + "@" + std::to_string(partition) + ":" + std::to_string(offset);
 }
-std::string TagRecord(const eddy::KafkaRecord& r) { return Tag(r.value, r.partition, r.offset); }
+std::string TagRecord(const eddy::connectors::KafkaRecord& r) { return Tag(r.value, r.partition, r.offset); }
 
 // `per_partition` records in each of `partitions` partitions of `topic`,
 // value "<topic>-<partition>-<i>", timestamp 1000 * (partition + 1) + i.
@@ -193,7 +193,7 @@ class RecordingContext final : public eddy::SourceFunction<std::string>::SourceC
 // One source subtask, opened like a task opens it.
 class SourceHarness {
  public:
-  SourceHarness(const eddy::KafkaSource<std::string>& source, int subtask, int parallelism,
+  SourceHarness(const eddy::connectors::KafkaSource<std::string>& source, int subtask, int parallelism,
                 const Snapshot* restored = nullptr)
       : source_(source), runtime_(subtask, parallelism) {
     if (restored != nullptr) store_.SetRestored(*restored);
@@ -219,13 +219,13 @@ class SourceHarness {
   eddy::MetricGroup& metrics() { return runtime_.metrics_; }
 
  private:
-  eddy::KafkaSource<std::string> source_;
+  eddy::connectors::KafkaSource<std::string> source_;
   FakeRuntimeContext runtime_;
   eddy::OperatorStateStore store_;
 };
 
-eddy::KafkaSourceBuilder<std::string> SourceBuilder(const MockCluster& cluster, const std::string& topic) {
-  eddy::KafkaSourceBuilder<std::string> b = eddy::KafkaSource<std::string>::builder();
+eddy::connectors::KafkaSourceBuilder<std::string> SourceBuilder(const MockCluster& cluster, const std::string& topic) {
+  eddy::connectors::KafkaSourceBuilder<std::string> b = eddy::connectors::KafkaSource<std::string>::builder();
   b.setBootstrapServers(cluster.bootstrap_servers())
       .setTopics({topic})
       .setDeserializer(TagRecord)
@@ -234,7 +234,7 @@ eddy::KafkaSourceBuilder<std::string> SourceBuilder(const MockCluster& cluster, 
 }
 
 // Emitted records of every subtask of a bounded source at `parallelism`.
-std::vector<std::vector<std::string>> RunBounded(const eddy::KafkaSource<std::string>& source, int parallelism) {
+std::vector<std::vector<std::string>> RunBounded(const eddy::connectors::KafkaSource<std::string>& source, int parallelism) {
   std::vector<std::vector<std::string>> out;
   for (int i = 0; i < parallelism; ++i) {
     SourceHarness h(source, i, parallelism);
@@ -261,8 +261,8 @@ TEST(KafkaSourceTest, BoundedReadsEveryRecordOnceAtParallelism1And2) {
   MockCluster cluster(2);
   cluster.CreateTopic("events", 4);
   const std::vector<Record> records = MakeRecords("events", 4, 250);
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), records);
-  const eddy::KafkaSource<std::string> source = SourceBuilder(cluster, "events").setBounded().build();
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), records);
+  const eddy::connectors::KafkaSource<std::string> source = SourceBuilder(cluster, "events").setBounded().build();
 
   const auto one = RunBounded(source, 1);
   EXPECT_THAT(Sorted(one[0]), ElementsAreArray(Sorted(Tags(records))));
@@ -294,13 +294,13 @@ TEST(KafkaSourceTest, RecordsCarryTheirKafkaTimestampAndTopicPatternMatches) {
   cluster.CreateTopic("other", 1);
   std::vector<Record> records = MakeRecords("orders-eu", 1, 20);
   for (Record& r : MakeRecords("orders-us", 2, 20)) records.push_back(r);
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), records);
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), MakeRecords("other", 1, 5));
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), records);
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), MakeRecords("other", 1, 5));
 
-  auto source = eddy::KafkaSource<std::string>::builder()
+  auto source = eddy::connectors::KafkaSource<std::string>::builder()
                     .setBootstrapServers(cluster.bootstrap_servers())
                     .setTopicPattern("orders-.*")
-                    .setDeserializer([](const eddy::KafkaRecord& r) { return std::string(r.value); })
+                    .setDeserializer([](const eddy::connectors::KafkaRecord& r) { return std::string(r.value); })
                     .setBounded()
                     .build();
   SourceHarness h(source, 0, 1);
@@ -318,14 +318,14 @@ TEST(KafkaSourceTest, StartingOffsetsEarliestLatestAndCommitted) {
   MockCluster cluster;
   cluster.CreateTopic("t", 3);
   const std::vector<Record> old_records = MakeRecords("t", 3, 30);
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), old_records);
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), old_records);
 
   // Latest, unbounded: only what is written after the source opened.
   {
-    auto source = SourceBuilder(cluster, "t").setStartingOffsets(eddy::OffsetsInitializer::latest()).build();
+    auto source = SourceBuilder(cluster, "t").setStartingOffsets(eddy::connectors::OffsetsInitializer::latest()).build();
     SourceHarness h(source, 0, 1);
     const std::vector<Record> new_records = MakeRecords("t", 3, 10, 30);
-    eddy::kafka_testing::Produce(cluster.bootstrap_servers(), new_records);
+    eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), new_records);
     Plan plan;
     plan.stop_after = 30;
     auto ctx = h.Run(plan);
@@ -333,12 +333,12 @@ TEST(KafkaSourceTest, StartingOffsetsEarliestLatestAndCommitted) {
   }
 
   // Committed with an EARLIEST fallback: partition 0 from 5, 1 from 27, 2 (none) from 0.
-  eddy::kafka_testing::CommitOffsets(cluster.bootstrap_servers(), "g", "t", {{0, 5}, {1, 27}});
+  eddy::connectors::kafka_testing::CommitOffsets(cluster.bootstrap_servers(), "g", "t", {{0, 5}, {1, 27}});
   {
     auto source = SourceBuilder(cluster, "t")
                       .setGroupId("g")
-                      .setStartingOffsets(eddy::OffsetsInitializer::committedOffsets(
-                          eddy::OffsetsInitializer::ResetStrategy::EARLIEST))
+                      .setStartingOffsets(eddy::connectors::OffsetsInitializer::committedOffsets(
+                          eddy::connectors::OffsetsInitializer::ResetStrategy::EARLIEST))
                       .setBounded()
                       .build();
     std::vector<Record> expected;
@@ -356,7 +356,7 @@ TEST(KafkaSourceTest, StartingOffsetsEarliestLatestAndCommitted) {
   {
     auto source = SourceBuilder(cluster, "t")
                       .setGroupId("g")
-                      .setStartingOffsets(eddy::OffsetsInitializer::committedOffsets())
+                      .setStartingOffsets(eddy::connectors::OffsetsInitializer::committedOffsets())
                       .build();
     try {
       SourceHarness h(source, 0, 1);
@@ -367,7 +367,7 @@ TEST(KafkaSourceTest, StartingOffsetsEarliestLatestAndCommitted) {
   }
 
   // Earliest: everything.
-  auto source = SourceBuilder(cluster, "t").setStartingOffsets(eddy::OffsetsInitializer::earliest()).setBounded().build();
+  auto source = SourceBuilder(cluster, "t").setStartingOffsets(eddy::connectors::OffsetsInitializer::earliest()).setBounded().build();
   EXPECT_THAT(Sorted(Flatten(RunBounded(source, 1))), ElementsAreArray(Sorted(Tags(MakeRecords("t", 3, 40)))));
 }
 
@@ -388,7 +388,7 @@ TEST(KafkaSourceTest, WatermarkIsTheMinimumOverPartitions) {
   // One record per partition and batch: with small fetches the consumer then
   // hands out the partitions interleaved.
   for (int i = 0; i < 40; ++i) {
-    eddy::kafka_testing::Produce(cluster.bootstrap_servers(), {records[i], records[40 + i], records[80 + i]});
+    eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), {records[i], records[40 + i], records[80 + i]});
   }
   auto source = SourceBuilder(cluster, "w")
                     .setWatermarkStrategy(eddy::WatermarkStrategy<std::string>::forGenerator(
@@ -429,7 +429,7 @@ TEST(KafkaSourceTest, PeriodicWatermarksHoldBackForTheSlowestPartition) {
   MockCluster cluster;
   cluster.CreateTopic("w", 2);
   const std::vector<Record> records = MakeRecords("w", 2, 10);  // p0: 1000..1009, p1: 2000..2009
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), records);
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), records);
   auto source = SourceBuilder(cluster, "w")
                     .setWatermarkStrategy(
                         eddy::WatermarkStrategy<std::string>::forBoundedOutOfOrderness(std::chrono::milliseconds(5)))
@@ -450,7 +450,7 @@ TEST(KafkaSourceTest, RestoreContinuesFromTheCheckpointNotTheGroupOffsets) {
   MockCluster cluster;
   cluster.CreateTopic("r", 3);
   const std::vector<Record> first = MakeRecords("r", 3, 40);
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), first);
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), first);
   int written = 40;
   for (int new_parallelism : {1, 3}) {
     SCOPED_TRACE("restored at parallelism " + std::to_string(new_parallelism));
@@ -458,8 +458,8 @@ TEST(KafkaSourceTest, RestoreContinuesFromTheCheckpointNotTheGroupOffsets) {
     const std::string group = "restore-group-" + std::to_string(new_parallelism);
     auto source = SourceBuilder(cluster, "r")
                       .setGroupId(group)
-                      .setStartingOffsets(eddy::OffsetsInitializer::committedOffsets(
-                          eddy::OffsetsInitializer::ResetStrategy::EARLIEST))
+                      .setStartingOffsets(eddy::connectors::OffsetsInitializer::committedOffsets(
+                          eddy::connectors::OffsetsInitializer::ResetStrategy::EARLIEST))
                       .setBounded()
                       .build();
     // Phase 1, parallelism 2: subtask 0 snapshots after 17 records, subtask 1
@@ -480,8 +480,8 @@ TEST(KafkaSourceTest, RestoreContinuesFromTheCheckpointNotTheGroupOffsets) {
                                ctx->emitted.begin() + checkpoint_at[i]);
     }
     // Different offsets in the group, and more records.
-    eddy::kafka_testing::CommitOffsets(cluster.bootstrap_servers(), group, "r", {{0, 39}, {1, 0}, {2, 20}});
-    eddy::kafka_testing::Produce(cluster.bootstrap_servers(), MakeRecords("r", 3, 10, written));
+    eddy::connectors::kafka_testing::CommitOffsets(cluster.bootstrap_servers(), group, "r", {{0, 39}, {1, 0}, {2, 20}});
+    eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), MakeRecords("r", 3, 10, written));
     written += 10;
 
     const std::vector<Snapshot> restored = Redistribute(snapshots, new_parallelism);
@@ -500,7 +500,7 @@ TEST(KafkaSourceTest, RestoreContinuesFromTheCheckpointNotTheGroupOffsets) {
 TEST(KafkaSourceTest, CompletedCheckpointsCommitTheirOffsetsToTheGroup) {
   MockCluster cluster;
   cluster.CreateTopic("c", 2);
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), MakeRecords("c", 2, 30));
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), MakeRecords("c", 2, 30));
   auto source = SourceBuilder(cluster, "c").setGroupId("commit-group").setBounded().build();
   SourceHarness h(source, 0, 1);
   Plan plan;
@@ -514,12 +514,12 @@ TEST(KafkaSourceTest, CompletedCheckpointsCommitTheirOffsetsToTheGroup) {
     at_checkpoint[PartitionOf(tag)] = std::stoll(tag.substr(tag.rfind(':') + 1)) + 1;
   }
   h.Checkpoint(2);  // at the end: 30 and 30
-  EXPECT_TRUE(eddy::kafka_testing::CommittedOffsets(cluster.bootstrap_servers(), "commit-group", "c", 2).empty());
+  EXPECT_TRUE(eddy::connectors::kafka_testing::CommittedOffsets(cluster.bootstrap_servers(), "commit-group", "c", 2).empty());
 
   auto wait_for = [&](const std::map<int32_t, int64_t>& expected) {
     std::map<int32_t, int64_t> got;
     for (auto deadline = Clock::now() + std::chrono::seconds(10); Clock::now() < deadline;) {
-      got = eddy::kafka_testing::CommittedOffsets(cluster.bootstrap_servers(), "commit-group", "c", 2);
+      got = eddy::connectors::kafka_testing::CommittedOffsets(cluster.bootstrap_servers(), "commit-group", "c", 2);
       if (got == expected) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -540,8 +540,8 @@ TEST(KafkaSourceTest, DeserializerFailureFailsWithItsPositionOrIsSkippedAndCount
   for (Record& r : records) {
     if (r.partition == 1 && (r.value == "bad-1-3" || r.value == "bad-1-7")) r.value = "garbage";
   }
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), records);
-  auto parse = [](const eddy::KafkaRecord& r) {
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), records);
+  auto parse = [](const eddy::connectors::KafkaRecord& r) {
     if (r.value == "garbage") throw std::invalid_argument("not a record");
     return TagRecord(r);
   };
@@ -557,7 +557,7 @@ TEST(KafkaSourceTest, DeserializerFailureFailsWithItsPositionOrIsSkippedAndCount
 
   auto skipping = SourceBuilder(cluster, "bad")
                       .setDeserializer(parse)
-                      .setDeserializationErrorMode(eddy::DeserializationErrorMode::SKIP)
+                      .setDeserializationErrorMode(eddy::connectors::DeserializationErrorMode::SKIP)
                       .setBounded()
                       .build();
   SourceHarness h(skipping, 0, 1);
@@ -577,7 +577,7 @@ TEST(KafkaSourceTest, UnreachableBrokersFailWithinTheMetadataTimeoutNamingThem) 
     MockCluster gone;
     servers = gone.bootstrap_servers();
   }
-  auto source = eddy::KafkaSource<std::string>::builder()
+  auto source = eddy::connectors::KafkaSource<std::string>::builder()
                     .setBootstrapServers(servers)
                     .setTopics({"t"})
                     .setDeserializer(TagRecord)
@@ -613,7 +613,7 @@ TEST(KafkaSourceTest, MissingTopicIsNamed) {
 template <class T>
 class SinkHarness {
  public:
-  SinkHarness(const eddy::KafkaSink<T>& sink, int subtask, int parallelism, const Snapshot* restored = nullptr)
+  SinkHarness(const eddy::connectors::KafkaSink<T>& sink, int subtask, int parallelism, const Snapshot* restored = nullptr)
       : sink_(sink), runtime_(subtask, parallelism) {
     if (restored != nullptr) store_.SetRestored(*restored);
     sink_.setRuntimeContext(&runtime_);
@@ -633,7 +633,7 @@ class SinkHarness {
   void Close() { sink_.close(); }
 
  private:
-  eddy::KafkaSink<T> sink_;
+  eddy::connectors::KafkaSink<T> sink_;
   FakeRuntimeContext runtime_;
   eddy::OperatorStateStore store_;
 };
@@ -656,9 +656,9 @@ std::vector<std::string> Values(const std::vector<Record>& records) {
   return out;
 }
 
-eddy::KafkaSink<int64_t> NumberSink(const MockCluster& cluster, eddy::DeliveryGuarantee guarantee,
+eddy::connectors::KafkaSink<int64_t> NumberSink(const MockCluster& cluster, eddy::connectors::DeliveryGuarantee guarantee,
                                     const std::string& prefix = "") {
-  return eddy::KafkaSink<int64_t>::builder()
+  return eddy::connectors::KafkaSink<int64_t>::builder()
       .setBootstrapServers(cluster.bootstrap_servers())
       .setTopic("out")
       .setValueSerializer([](const int64_t& v) { return std::to_string(v); })
@@ -672,17 +672,17 @@ TEST(KafkaSinkTest, AtLeastOnceHasEveryRecordAcknowledgedWhenTheCheckpointIsTake
   MockCluster cluster;
   cluster.CreateTopic("out", 3);
   // Keys pick partitions; multiples of 10 go to partition 2 explicitly.
-  auto sink = eddy::KafkaSink<int64_t>::builder()
+  auto sink = eddy::connectors::KafkaSink<int64_t>::builder()
                   .setBootstrapServers(cluster.bootstrap_servers())
                   .setTopic("out")
                   .setRecordSerializer([](const int64_t& v) {
-                    eddy::KafkaProducerRecord r;
+                    eddy::connectors::KafkaProducerRecord r;
                     r.key = "k" + std::to_string(v % 5);
                     r.value = std::to_string(v);
                     if (v % 10 == 0) r.partition = 2;
                     return r;
                   })
-                  .setDeliveryGuarantee(eddy::DeliveryGuarantee::AT_LEAST_ONCE)
+                  .setDeliveryGuarantee(eddy::connectors::DeliveryGuarantee::AT_LEAST_ONCE)
                   .build();
   SinkHarness<int64_t> s0(sink, 0, 2), s1(sink, 1, 2);
   s0.Write(Range(0, 300));
@@ -690,7 +690,7 @@ TEST(KafkaSinkTest, AtLeastOnceHasEveryRecordAcknowledgedWhenTheCheckpointIsTake
   s0.Checkpoint(1);
   s1.Checkpoint(1);
   // No waiting: the snapshot returned only once every record was acknowledged.
-  EXPECT_THAT(Values(eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
+  EXPECT_THAT(Values(eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
               UnorderedElementsAreArray(Strings(Range(0, 500))));
   s0.Complete(1);
   s1.Complete(1);
@@ -700,7 +700,7 @@ TEST(KafkaSinkTest, AtLeastOnceHasEveryRecordAcknowledgedWhenTheCheckpointIsTake
     s->Finish();
     s->Close();
   }
-  const std::vector<Record> out = eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out");
+  const std::vector<Record> out = eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out");
   EXPECT_THAT(Values(out), UnorderedElementsAreArray(Strings(Range(0, 800))));
   std::map<std::string, std::set<int32_t>> partitions_of_key;
   for (const Record& r : out) {
@@ -718,15 +718,15 @@ TEST(KafkaSinkTest, AtLeastOnceHasEveryRecordAcknowledgedWhenTheCheckpointIsTake
 TEST(KafkaSinkTest, ExactlyOnceCommitsEachCheckpointsTransaction) {
   MockCluster cluster;
   cluster.CreateTopic("out", 2);
-  auto sink = NumberSink(cluster, eddy::DeliveryGuarantee::EXACTLY_ONCE, "eo-basic");
+  auto sink = NumberSink(cluster, eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE, "eo-basic");
   SinkHarness<int64_t> h(sink, 0, 1);
   h.Write(Range(0, 50));
   // Records are produced when the checkpoint pre-commits them.
-  EXPECT_TRUE(eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out").empty());
+  EXPECT_TRUE(eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out").empty());
   h.Checkpoint(1);
   h.Write(Range(50, 80));
   h.Complete(1);
-  EXPECT_THAT(Values(eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
+  EXPECT_THAT(Values(eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
               UnorderedElementsAreArray(Strings(Range(0, 50))));
   h.Checkpoint(2);
   h.Write(Range(80, 100));
@@ -734,26 +734,26 @@ TEST(KafkaSinkTest, ExactlyOnceCommitsEachCheckpointsTransaction) {
   h.Checkpoint(3);
   h.Complete(3);  // commits 2 and 3
   h.Close();
-  EXPECT_THAT(Values(eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
+  EXPECT_THAT(Values(eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
               UnorderedElementsAreArray(Strings(Range(0, 100))));
 }
 
 TEST(KafkaSinkTest, ExactlyOnceWithoutCheckpointsCommitsAtTheEnd) {
   MockCluster cluster;
   cluster.CreateTopic("out", 1);
-  auto sink = NumberSink(cluster, eddy::DeliveryGuarantee::EXACTLY_ONCE, "eo-end");
+  auto sink = NumberSink(cluster, eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE, "eo-end");
   SinkHarness<int64_t> h(sink, 0, 1);
   h.Write(Range(0, 64));
   h.Finish();
   h.Close();
-  EXPECT_THAT(Values(eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
+  EXPECT_THAT(Values(eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")),
               ElementsAreArray(Strings(Range(0, 64))));
 }
 
 TEST(KafkaSinkTest, RestoreWritesThePendingTransactionAgainWhenItsMarkerIsMissing) {
   MockCluster cluster;
   cluster.CreateTopic("out", 1);
-  auto sink = NumberSink(cluster, eddy::DeliveryGuarantee::EXACTLY_ONCE, "eo-recover");
+  auto sink = NumberSink(cluster, eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE, "eo-recover");
   auto crashed = std::make_unique<SinkHarness<int64_t>>(sink, 0, 1);
   crashed->Write(Range(0, 40));
   const Snapshot cp1 = crashed->Checkpoint(1);
@@ -769,14 +769,14 @@ TEST(KafkaSinkTest, RestoreWritesThePendingTransactionAgainWhenItsMarkerIsMissin
   const std::vector<std::string> r1 = Strings(Range(0, 40));
   std::vector<std::string> both = r1;
   both.insert(both.end(), r1.begin(), r1.end());
-  EXPECT_THAT(Values(eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")), ElementsAreArray(both));
+  EXPECT_THAT(Values(eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out")), ElementsAreArray(both));
 
   restored.Write(Range(40, 60));
   restored.Finish();
   restored.Checkpoint(2);
   restored.Complete(2);
   restored.Close();
-  const std::vector<std::string> all = Values(eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out"));
+  const std::vector<std::string> all = Values(eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), "out"));
   ASSERT_EQ(all.size(), 100u);
   EXPECT_THAT(std::vector<std::string>(all.begin() + 80, all.end()), ElementsAreArray(Strings(Range(40, 60))));
 }
@@ -785,7 +785,7 @@ TEST(KafkaSinkTest, RestoreWritesThePendingTransactionAgainWhenItsMarkerIsMissin
 // transactional id a new producer id and lets the old producer commit. These
 // tests probe for it and say so when they cannot run.
 #define SKIP_UNLESS_FENCING(cluster)                                                                       \
-  if (!eddy::kafka_testing::FencesReplacedProducers((cluster).bootstrap_servers(), "out"))                \
+  if (!eddy::connectors::kafka_testing::FencesReplacedProducers((cluster).bootstrap_servers(), "out"))                \
   GTEST_SKIP() << "this Kafka cluster (librdkafka's mock) does not fence producers whose transactional id " \
                   "was registered again"
 
@@ -793,7 +793,7 @@ TEST(KafkaSinkTest, RestoreFencesTheOldProducer) {
   MockCluster cluster;
   cluster.CreateTopic("out", 1);
   SKIP_UNLESS_FENCING(cluster);
-  auto sink = NumberSink(cluster, eddy::DeliveryGuarantee::EXACTLY_ONCE, "eo-fence");
+  auto sink = NumberSink(cluster, eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE, "eo-fence");
   SinkHarness<int64_t> old_instance(sink, 0, 1);
   old_instance.Write(Range(0, 40));
   const Snapshot cp1 = old_instance.Checkpoint(1);
@@ -812,7 +812,7 @@ TEST(KafkaSinkTest, RestoreAbortsTransactionsLaterCheckpointsLeftOpen) {
   MockCluster cluster;
   cluster.CreateTopic("out", 1);
   SKIP_UNLESS_FENCING(cluster);
-  auto sink = NumberSink(cluster, eddy::DeliveryGuarantee::EXACTLY_ONCE, "eo-linger");
+  auto sink = NumberSink(cluster, eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE, "eo-linger");
   SinkHarness<int64_t> zombie(sink, 0, 1);
   zombie.Write(Range(0, 10));
   const Snapshot cp1 = zombie.Checkpoint(1);
@@ -834,7 +834,7 @@ TEST(KafkaSinkTest, RestoreAbortsTransactionsLaterCheckpointsLeftOpen) {
 
 TEST(KafkaSinkTest, ARecordWithoutTopicNeedsADefaultTopic) {
   MockCluster cluster;
-  auto sink = eddy::KafkaSink<int64_t>::builder()
+  auto sink = eddy::connectors::KafkaSink<int64_t>::builder()
                   .setBootstrapServers(cluster.bootstrap_servers())
                   .setValueSerializer([](const int64_t& v) { return std::to_string(v); })
                   .build();
@@ -846,7 +846,7 @@ TEST(KafkaSinkTest, ARecordWithoutTopicNeedsADefaultTopic) {
     EXPECT_THAT(e.what(), HasSubstr("no default topic"));
   }
   h.Close();
-  EXPECT_THROW(NumberSink(cluster, eddy::DeliveryGuarantee::EXACTLY_ONCE, ""), std::invalid_argument);
+  EXPECT_THROW(NumberSink(cluster, eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE, ""), std::invalid_argument);
 }
 
 // ---------------------------------------------------------------------------
@@ -872,7 +872,7 @@ TEST(KafkaJobTest, KeyedSumFromKafkaToKafka) {
     prefix_sums[*r.key].push_back(totals[*r.key]);
     input.push_back(std::move(r));
   }
-  eddy::kafka_testing::Produce(cluster.bootstrap_servers(), input);
+  eddy::connectors::kafka_testing::Produce(cluster.bootstrap_servers(), input);
 
   for (const bool checkpoints : {false, true}) {
     SCOPED_TRACE(checkpoints ? "with checkpoints, exactly-once" : "without checkpoints, exactly-once");
@@ -882,24 +882,24 @@ TEST(KafkaJobTest, KeyedSumFromKafkaToKafka) {
     eddy::StreamExecutionEnvironment env;
     env.setParallelism(2);
     if (checkpoints) env.enableCheckpointing(50);
-    auto source = eddy::KafkaSource<KV>::builder()
+    auto source = eddy::connectors::KafkaSource<KV>::builder()
                       .setBootstrapServers(cluster.bootstrap_servers())
                       .setTopics({"numbers"})
-                      .setDeserializer([](const eddy::KafkaRecord& r) {
+                      .setDeserializer([](const eddy::connectors::KafkaRecord& r) {
                         return KV(std::string(r.key), std::stoll(std::string(r.value)));
                       })
                       .setBounded()
                       .build();
-    auto sink = eddy::KafkaSink<KV>::builder()
+    auto sink = eddy::connectors::KafkaSink<KV>::builder()
                     .setBootstrapServers(cluster.bootstrap_servers())
                     .setTopic(out_topic)
                     .setRecordSerializer([](const KV& kv) {
-                      eddy::KafkaProducerRecord r;
+                      eddy::connectors::KafkaProducerRecord r;
                       r.key = kv.first;
                       r.value = std::to_string(kv.second);
                       return r;
                     })
-                    .setDeliveryGuarantee(eddy::DeliveryGuarantee::EXACTLY_ONCE)
+                    .setDeliveryGuarantee(eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE)
                     .setTransactionalIdPrefix("sum-job-" + out_topic)
                     .build();
     env.addSource(source, "numbers")
@@ -910,7 +910,7 @@ TEST(KafkaJobTest, KeyedSumFromKafkaToKafka) {
 
     // Per key, in log order: the running sums of its values in input order.
     std::map<std::string, std::vector<int64_t>> got;
-    for (const Record& r : eddy::kafka_testing::ReadAll(cluster.bootstrap_servers(), out_topic)) {
+    for (const Record& r : eddy::connectors::kafka_testing::ReadAll(cluster.bootstrap_servers(), out_topic)) {
       got[r.key.value_or("")].push_back(std::stoll(r.value));
     }
     EXPECT_EQ(got, prefix_sums);

@@ -9,7 +9,7 @@
 
 #include "connectors/kafka/kafka_client.h"
 
-namespace eddy::kafka_testing {
+namespace eddy::connectors::kafka_testing {
 namespace {
 
 using kafka_internal::ErrorText;
@@ -181,4 +181,4 @@ bool FencesReplacedProducers(const std::string& servers, const std::string& topi
   return true;
 }
 
-}  // namespace eddy::kafka_testing
+}  // namespace eddy::connectors::kafka_testing

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace eddy::kafka_testing {
+namespace eddy::connectors::kafka_testing {
 
 // A mock cluster on free loopback ports; stopped by the destructor.
 class MockCluster {
@@ -66,4 +66,4 @@ void CommitOffsets(const std::string& servers, const std::string& group, const s
 // commit). Probed with two producers of a scratch id on `topic`.
 bool FencesReplacedProducers(const std::string& servers, const std::string& topic);
 
-}  // namespace eddy::kafka_testing
+}  // namespace eddy::connectors::kafka_testing

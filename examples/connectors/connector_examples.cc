@@ -46,14 +46,14 @@ Amount ParseAmount(std::string_view line) {
 // Kafka -> running sum per key: the stream every example writes somewhere.
 eddy::DataStream<Amount> Totals(eddy::StreamExecutionEnvironment& env, const eddy::ParameterTool& args) {
   env.enableCheckpointing(args.getLong("interval", 1000));
-  auto builder = eddy::KafkaSource<Amount>::builder()
+  auto builder = eddy::connectors::KafkaSource<Amount>::builder()
                      .setBootstrapServers(args.getRequired("bootstrap-servers"))
                      .setTopics({args.get("input-topic", "amounts")})
                      .setGroupId(args.get("group", "eddy-totals"))
-                     .setStartingOffsets(eddy::OffsetsInitializer::committedOffsets(
-                         eddy::OffsetsInitializer::ResetStrategy::EARLIEST))
+                     .setStartingOffsets(eddy::connectors::OffsetsInitializer::committedOffsets(
+                         eddy::connectors::OffsetsInitializer::ResetStrategy::EARLIEST))
                      .setValueOnlyDeserializer(ParseAmount)
-                     .setDeserializationErrorMode(eddy::DeserializationErrorMode::SKIP);
+                     .setDeserializationErrorMode(eddy::connectors::DeserializationErrorMode::SKIP);
   if (args.has("bounded")) builder.setBounded();
   return env.addSource(builder.build(), "Kafka: " + args.get("input-topic", "amounts"))
       .keyBy([](const Amount& a) { return a.first; })
@@ -68,16 +68,16 @@ eddy::DataStream<Amount> Totals(eddy::StreamExecutionEnvironment& env, const edd
 // consumer).
 EDDY_PROGRAM(KafkaToKafka, env, args) {
   Totals(env, args)
-      .addSink(eddy::KafkaSink<Amount>::builder()
+      .addSink(eddy::connectors::KafkaSink<Amount>::builder()
                    .setBootstrapServers(args.getRequired("bootstrap-servers"))
                    .setTopic(args.get("output-topic", "totals"))
                    .setRecordSerializer([](const Amount& a) {
-                     eddy::KafkaProducerRecord record;
+                     eddy::connectors::KafkaProducerRecord record;
                      record.key = a.first;
                      record.value = a.first + "," + std::to_string(a.second);
                      return record;
                    })
-                   .setDeliveryGuarantee(eddy::DeliveryGuarantee::EXACTLY_ONCE)
+                   .setDeliveryGuarantee(eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE)
                    .setTransactionalIdPrefix(args.get("transactional-id-prefix", "eddy-kafka-to-kafka"))
                    .build(),
                "Kafka: totals");

@@ -1,19 +1,19 @@
 // The Kafka connector: KafkaSource<T> reads topics into a stream, KafkaSink<T>
 // writes a stream into topics, both configured with builders:
 //
-//   auto source = eddy::KafkaSource<Event>::builder()
+//   auto source = eddy::connectors::KafkaSource<Event>::builder()
 //                     .setBootstrapServers("broker:9092")
 //                     .setTopics({"events"})
 //                     .setGroupId("my-job")
-//                     .setStartingOffsets(eddy::OffsetsInitializer::committedOffsets())
-//                     .setDeserializer([](const eddy::KafkaRecord& r) { return ParseEvent(r.value); })
+//                     .setStartingOffsets(eddy::connectors::OffsetsInitializer::committedOffsets())
+//                     .setDeserializer([](const eddy::connectors::KafkaRecord& r) { return ParseEvent(r.value); })
 //                     .build();
 //   env.addSource(source, "Kafka").keyBy(...)...
-//       .addSink(eddy::KafkaSink<Result>::builder()
+//       .addSink(eddy::connectors::KafkaSink<Result>::builder()
 //                    .setBootstrapServers("broker:9092")
 //                    .setTopic("results")
 //                    .setValueSerializer([](const Result& r) { return ToJson(r); })
-//                    .setDeliveryGuarantee(eddy::DeliveryGuarantee::EXACTLY_ONCE)
+//                    .setDeliveryGuarantee(eddy::connectors::DeliveryGuarantee::EXACTLY_ONCE)
 //                    .setTransactionalIdPrefix("my-job")
 //                    .build(), "Kafka");
 //
@@ -45,7 +45,7 @@
 #include "eddy/two_phase_commit.h"
 #include "eddy/watermarks.h"
 
-namespace eddy {
+namespace eddy::connectors {
 
 // One consumed Kafka record, as the deserializer sees it. The views point into
 // the client's buffers and are valid only during the deserializer call.
@@ -787,4 +787,4 @@ class KafkaSinkBuilder {
   typename KafkaSink<T>::Config config_;
 };
 
-}  // namespace eddy
+}  // namespace eddy::connectors
