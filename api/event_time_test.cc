@@ -1,6 +1,7 @@
 // Event time and timers on the embedded cluster: watermarks from a
 // WatermarkStrategy, event-time and processing-time timers of a
 // KeyedProcessFunction, and the errors of a record without a timestamp.
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -218,3 +219,58 @@ TEST(EventTimeTest, TimersOnANonKeyedStreamAreAClearError) {
   }
 }
 }  // namespace
+
+// Subtask 0 emits readings with timestamps and a watermark past them, then
+// waits (up to 10 s) until the timers they registered fired downstream;
+// subtask 1 has nothing to read and marks itself idle, then stays running
+// until subtask 0 is done. Only idleness lets the watermark pass the keyBy.
+std::atomic<bool> g_idle_timer_fired{false};
+std::atomic<bool> g_idle_source_done{false};
+
+class OneActiveSubtask : public eddy::RichParallelSourceFunction<Reading> {
+ public:
+  void run(SourceContext& ctx) override {
+    if (getRuntimeContext().getIndexOfThisSubtask() == 1) {
+      ctx.markAsTemporarilyIdle();
+      while (!g_idle_source_done.load() && ctx.isRunning()) {
+        ctx.flush();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      return;
+    }
+    for (int i = 0; i < 5; ++i) ctx.collectWithTimestamp(Reading("k" + std::to_string(i), 100 + i, 1.0), 100 + i);
+    ctx.emitWatermark(1000);
+    for (int i = 0; i < 2000 && !g_idle_timer_fired.load() && ctx.isRunning(); ++i) {
+      ctx.flush();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    fired_before_end_ = g_idle_timer_fired.load();
+    g_idle_source_done.store(true);
+    EXPECT_TRUE(fired_before_end_) << "the idle subtask held the watermark back";
+  }
+
+ private:
+  bool fired_before_end_ = false;
+};
+
+TEST(EventTimeTest, AnIdleSourceSubtaskDoesNotHoldBackTheWatermark) {
+  g_fired.clear();
+  eddy::StreamExecutionEnvironment env;
+  env.addSource(OneActiveSubtask(), "one active subtask")
+      .setParallelism(2)
+      .keyBy([](const Reading& r) { return std::get<0>(r); })
+      .process(TimerAfterTen())
+      .setParallelism(1)
+      .addSink([](const Fired& f) {
+        std::lock_guard<std::mutex> lock(g_mu);
+        g_fired.push_back(f);
+        g_idle_timer_fired.store(true);
+      });
+  env.execute("idle source subtask");
+  std::lock_guard<std::mutex> lock(g_mu);
+  std::multiset<Fired> got(g_fired.begin(), g_fired.end());
+  std::multiset<Fired> want;
+  for (int i = 0; i < 5; ++i) want.insert(Fired("k" + std::to_string(i), 110 + i));
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(g_idle_timer_fired.load());
+}

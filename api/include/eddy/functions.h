@@ -286,6 +286,10 @@ class SourceFunction : public Function {
     // event time per split, such as per Kafka partition). Watermarks must not
     // go backwards; a smaller one than the last is ignored.
     virtual void emitWatermark(int64_t watermark) {}
+    // Marks this source subtask idle (it has no partitions or splits to read):
+    // downstream operators stop waiting for its watermarks until it emits a
+    // record or a watermark again.
+    virtual void markAsTemporarilyIdle() {}
     // False once the task is cancelled.
     virtual bool isRunning() const = 0;
   };

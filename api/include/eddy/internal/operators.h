@@ -159,12 +159,14 @@ class SourceOperator final : public OneOutputOperator<T> {
     void collect(const T& value) override {
       if (ctx_->HasPendingActions()) [[unlikely]] ctx_->RunPendingActions();
       if (op_->stopped_) [[unlikely]] return;
+      if (idle_) [[unlikely]] MarkActive();
       out_->Collect(value, kNoTimestamp);
       Tick();
     }
     void collectWithTimestamp(const T& value, int64_t timestamp) override {
       if (ctx_->HasPendingActions()) [[unlikely]] ctx_->RunPendingActions();
       if (op_->stopped_) [[unlikely]] return;
+      if (idle_) [[unlikely]] MarkActive();
       out_->Collect(value, timestamp);
       Tick();
     }
@@ -175,11 +177,21 @@ class SourceOperator final : public OneOutputOperator<T> {
     bool isRunning() const override { return ctx_->IsRunning() && !op_->stopped_; }
     void emitWatermark(int64_t watermark) override {
       if (op_->stopped_ || watermark <= watermark_) return;
+      if (idle_) MarkActive();
       watermark_ = watermark;
       out_->EmitWatermark(watermark);
     }
+    void markAsTemporarilyIdle() override {
+      if (idle_ || op_->stopped_) return;
+      idle_ = true;
+      out_->EmitWatermarkStatus(true);
+    }
 
    private:
+    void MarkActive() {
+      idle_ = false;
+      out_->EmitWatermarkStatus(false);
+    }
     // Processing-time callbacks (e.g. periodic watermarks) run between records.
     void Tick() {
       if (++emitted_ % 128 == 0) ctx_->FireDueProcessingTimers();
@@ -189,6 +201,7 @@ class SourceOperator final : public OneOutputOperator<T> {
     OperatorContext* ctx_;
     uint64_t emitted_ = 0;
     int64_t watermark_ = kNoTimestamp;
+    bool idle_ = false;
   };
   S source_;
   bool stopped_ = false;

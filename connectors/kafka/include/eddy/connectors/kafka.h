@@ -336,6 +336,8 @@ class KafkaSource final : public RichParallelSourceFunction<T>, public Checkpoin
     const bool bounded = config_->options.bounded;
     const std::chrono::milliseconds interval = config_->options.watermark_interval;
     auto next_emit = std::chrono::steady_clock::now() + interval;
+    // A subtask without partitions must not hold back event time downstream.
+    if (partitions_.empty()) ctx.markAsTemporarilyIdle();
     while (!cancelled_.load(std::memory_order_relaxed) && ctx.isRunning()) {
       if (bounded && unfinished == 0) break;
       const size_t polled = reader_->Poll(std::chrono::milliseconds(100), [&](size_t index, const KafkaRecord& record) {
