@@ -107,6 +107,9 @@ struct LoginFailOptions {
   milliseconds within = std::chrono::seconds(2);
 };
 eddy::DataStream<std::string> LoginFailDetect(eddy::DataStream<LoginEvent> logins, const LoginFailOptions& options);
+// The same with a CEP pattern: begin/next for two failures, times(n).consecutive() for more.
+eddy::DataStream<std::string> LoginFailDetectCep(eddy::DataStream<LoginEvent> logins,
+                                                 const LoginFailOptions& options);
 
 // ---- OrderTimeout: orders paid in time, and orders that were not ----
 // An order created at c and paid at p with c < p < c + timeout is matched:
@@ -121,5 +124,8 @@ struct OrderResults {
   eddy::DataStream<std::string> timed_out;
 };
 OrderResults OrderTimeout(eddy::DataStream<OrderEvent> orders, const OrderTimeoutOptions& options);
+// The same with the CEP pattern create followedBy pay within the timeout,
+// timed-out partial matches going to the side output.
+OrderResults OrderTimeoutCep(eddy::DataStream<OrderEvent> orders, const OrderTimeoutOptions& options);
 
 }  // namespace user_behavior

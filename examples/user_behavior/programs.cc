@@ -17,7 +17,9 @@
 //   AdClickStatistics   AdClickLog.csv    ad-clicks, blacklist [--max-clicks 100 --window-seconds 3600
 //                                                               --slide-seconds 5]
 //   LoginFailDetect     LoginLog.csv      login-fail           [--fails 2 --within-seconds 2]
+//   LoginFailDetectCep  the same with CEP (--fails 3: times(3))
 //   OrderTimeout        OrderLog.csv      orders-paid, orders-timed-out [--timeout-minutes 15]
+//   OrderTimeoutCep     the same with CEP
 #include <chrono>
 #include <string>
 
@@ -101,17 +103,39 @@ EDDY_PROGRAM(AdClickStatistics, env, args) {
   env.execute("Ad clicks by province");
 }
 
+namespace {
+LoginFailOptions LoginFailArgs(const eddy::ParameterTool& args) {
+  return {args.getInt("fails", 2), Duration<seconds>(args, "within-seconds", 2)};
+}
+}  // namespace
+
 EDDY_PROGRAM(LoginFailDetect, env, args) {
-  auto logins = ReadEvents(env, args, LoginData());
-  LoginFailOptions options{args.getInt("fails", 2), Duration<seconds>(args, "within-seconds", 2)};
-  WriteResults(LoginFailDetect(logins, options), args, "login-fail");
+  WriteResults(LoginFailDetect(ReadEvents(env, args, LoginData()), LoginFailArgs(args)), args, "login-fail");
   env.execute("Login failure detection");
 }
 
-EDDY_PROGRAM(OrderTimeout, env, args) {
-  auto orders = ReadEvents(env, args, OrderData());
-  OrderResults results = OrderTimeout(orders, OrderTimeoutOptions{Duration<minutes>(args, "timeout-minutes", 15)});
+EDDY_PROGRAM(LoginFailDetectCep, env, args) {
+  WriteResults(LoginFailDetectCep(ReadEvents(env, args, LoginData()), LoginFailArgs(args)), args, "login-fail");
+  env.execute("Login failure detection (CEP)");
+}
+
+namespace {
+void WriteOrderResults(const OrderResults& results, const eddy::ParameterTool& args) {
   WriteResults(results.paid, args, "orders-paid");
   WriteResults(results.timed_out, args, "orders-timed-out");
+}
+
+OrderTimeoutOptions OrderArgs(const eddy::ParameterTool& args) {
+  return {Duration<minutes>(args, "timeout-minutes", 15)};
+}
+}  // namespace
+
+EDDY_PROGRAM(OrderTimeout, env, args) {
+  WriteOrderResults(OrderTimeout(ReadEvents(env, args, OrderData()), OrderArgs(args)), args);
   env.execute("Order payment timeout");
+}
+
+EDDY_PROGRAM(OrderTimeoutCep, env, args) {
+  WriteOrderResults(OrderTimeoutCep(ReadEvents(env, args, OrderData()), OrderArgs(args)), args);
+  env.execute("Order payment timeout (CEP)");
 }
