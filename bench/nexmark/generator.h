@@ -12,11 +12,11 @@
 // never makes an event late.
 #pragma once
 
+#include <eddy/eddy.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <eddy/eddy.h>
 
 #include "model.h"
 
@@ -40,14 +40,14 @@ struct GeneratorConfig {
   // Reads --events, --base-time, --time-rate (default: --rate if positive,
   // else 10 000), --out-of-order-ms from program arguments. Throws
   // std::invalid_argument naming the option on a bad value.
-  static GeneratorConfig FromArgs(const eddy::ParameterTool &args);
+  static GeneratorConfig FromArgs(const eddy::ParameterTool& args);
 };
 
 // Event number `index` (0-based) of the sequence `config` describes.
-Event GenerateEvent(int64_t index, const GeneratorConfig &config);
+Event GenerateEvent(int64_t index, const GeneratorConfig& config);
 
 // The event time of event number `index` before its out-of-order delay.
-int64_t NominalTime(int64_t index, const GeneratorConfig &config);
+int64_t NominalTime(int64_t index, const GeneratorConfig& config);
 
 // Position of one parallel source instance: it emits next, next + stride, ...
 // below end. Kept in operator state.
@@ -67,38 +67,34 @@ struct SourceSplit {
 // With a stats directory set, each subtask writes
 // source-<subtask>-<attempt>.txt there when it ends: "<first emit us> <last
 // emit us> <events>", which the benchmark runner turns into events per second.
-class NexmarkSource : public eddy::RichParallelSourceFunction<Event>,
-                      public eddy::CheckpointedFunction {
-public:
-  NexmarkSource(GeneratorConfig config, double rate, std::string stats_dir = "",
-                int64_t linger_ms = 0)
-      : config_(config), rate_(rate), stats_dir_(std::move(stats_dir)),
-        linger_ms_(linger_ms) {}
-  NexmarkSource(const NexmarkSource &other)
-      : config_(other.config_), rate_(other.rate_),
-        stats_dir_(other.stats_dir_), linger_ms_(other.linger_ms_) {}
+class NexmarkSource : public eddy::RichParallelSourceFunction<Event>, public eddy::CheckpointedFunction {
+ public:
+  NexmarkSource(GeneratorConfig config, double rate, std::string stats_dir = "", int64_t linger_ms = 0)
+      : config_(config), rate_(rate), stats_dir_(std::move(stats_dir)), linger_ms_(linger_ms) {}
+  NexmarkSource(const NexmarkSource& other)
+      : config_(other.config_), rate_(other.rate_), stats_dir_(other.stats_dir_), linger_ms_(other.linger_ms_) {}
 
-  void run(SourceContext &ctx) override;
-  void initializeState(eddy::FunctionInitializationContext &context) override;
-  void snapshotState(const eddy::FunctionSnapshotContext &context) override;
+  void run(SourceContext& ctx) override;
+  void initializeState(eddy::FunctionInitializationContext& context) override;
+  void snapshotState(const eddy::FunctionSnapshotContext& context) override;
 
-private:
+ private:
   void AssignFresh();
   void WriteStats(int64_t first_us, int64_t last_us, int64_t emitted);
 
   GeneratorConfig config_;
   double rate_;
   std::string stats_dir_;
-  int64_t linger_ms_; // after the last event: keeps the job alive
-                      // (processing-time windows)
+  int64_t linger_ms_;  // after the last event: keeps the job alive
+                       // (processing-time windows)
   bool initialized_ = false;
   std::vector<SourceSplit> splits_;
-  eddy::ListState<SourceSplit> *state_ = nullptr;
+  eddy::ListState<SourceSplit>* state_ = nullptr;
 };
 
 // Wall-clock microseconds since the epoch.
 int64_t NowMicros();
 
-} // namespace nexmark
+}  // namespace nexmark
 
 EDDY_FIELDS(nexmark::SourceSplit, next, end, stride);

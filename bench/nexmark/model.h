@@ -10,12 +10,12 @@
 // results are compared).
 #pragma once
 
+#include <eddy/eddy.h>
+
 #include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <eddy/eddy.h>
 
 namespace nexmark {
 
@@ -70,19 +70,19 @@ struct Event {
   // The event time (dateTime) of whichever kind this is.
   int64_t dateTime() const {
     switch (type) {
-    case EventType::kPerson:
-      return person.dateTime;
-    case EventType::kAuction:
-      return auction.dateTime;
-    case EventType::kBid:
-      return bid.dateTime;
+      case EventType::kPerson:
+        return person.dateTime;
+      case EventType::kAuction:
+        return auction.dateTime;
+      case EventType::kBid:
+        return bid.dateTime;
     }
     return 0;
   }
 };
 
 // Prints the event kind and its fields (what q0's FileSink writes).
-std::ostream &operator<<(std::ostream &out, const Event &event);
+std::ostream& operator<<(std::ostream& out, const Event& event);
 
 // ---- Results ----
 
@@ -174,69 +174,65 @@ struct Q12Result {
 
 // A copy of `result` with created_us cleared, for comparisons with the
 // reference.
-template <class R> R WithoutCreation(R result) {
+template <class R>
+R WithoutCreation(R result) {
   result.created_us = 0;
   return result;
 }
 
-} // namespace nexmark
+}  // namespace nexmark
 
-EDDY_FIELDS(nexmark::Person, id, name, emailAddress, creditCard, city, state,
-            dateTime, extra);
-EDDY_FIELDS(nexmark::Auction, id, itemName, description, initialBid, reserve,
-            dateTime, expires, seller, category, extra);
-EDDY_FIELDS(nexmark::Bid, auction, bidder, price, channel, url, dateTime,
+EDDY_FIELDS(nexmark::Person, id, name, emailAddress, creditCard, city, state, dateTime, extra);
+EDDY_FIELDS(nexmark::Auction, id, itemName, description, initialBid, reserve, dateTime, expires, seller, category,
             extra);
-EDDY_FIELDS(nexmark::Q1Result, auction, bidder, price, dateTime, extra,
-            created_us);
+EDDY_FIELDS(nexmark::Bid, auction, bidder, price, channel, url, dateTime, extra);
+EDDY_FIELDS(nexmark::Q1Result, auction, bidder, price, dateTime, extra, created_us);
 EDDY_FIELDS(nexmark::Q2Result, auction, price, created_us);
 EDDY_FIELDS(nexmark::Q3Result, name, city, state, auctionId, created_us);
 EDDY_FIELDS(nexmark::WinningBid, auction, category, price, created_us);
 EDDY_FIELDS(nexmark::Q4Result, category, closed, average, created_us);
-EDDY_FIELDS(nexmark::Q5Result, auction, num, windowStart, windowEnd,
-            created_us);
-EDDY_FIELDS(nexmark::Q7Result, auction, price, bidder, dateTime, extra,
-            created_us);
+EDDY_FIELDS(nexmark::Q5Result, auction, num, windowStart, windowEnd, created_us);
+EDDY_FIELDS(nexmark::Q7Result, auction, price, bidder, dateTime, extra, created_us);
 EDDY_FIELDS(nexmark::Q8Result, id, name, windowStart, created_us);
-EDDY_FIELDS(nexmark::Q11Result, bidder, bidCount, sessionStart, sessionEnd,
-            created_us);
+EDDY_FIELDS(nexmark::Q11Result, bidder, bidCount, sessionStart, sessionEnd, created_us);
 EDDY_FIELDS(nexmark::Q12Result, bidder, bidCount, created_us);
 
 // Only the kind that is set goes on the wire: a tag byte, that kind's fields,
 // then created_us.
-template <> struct eddy::TypeSerializer<nexmark::Event> {
+template <>
+struct eddy::TypeSerializer<nexmark::Event> {
   static constexpr size_t kMinEncodedSize = 2;
-  static void Serialize(const nexmark::Event &event, DataOutput &out) {
+  static void Serialize(const nexmark::Event& event, DataOutput& out) {
     out.WriteByte(static_cast<uint8_t>(event.type));
     switch (event.type) {
-    case nexmark::EventType::kPerson:
-      TypeSerializer<nexmark::Person>::Serialize(event.person, out);
-      break;
-    case nexmark::EventType::kAuction:
-      TypeSerializer<nexmark::Auction>::Serialize(event.auction, out);
-      break;
-    case nexmark::EventType::kBid:
-      TypeSerializer<nexmark::Bid>::Serialize(event.bid, out);
-      break;
+      case nexmark::EventType::kPerson:
+        TypeSerializer<nexmark::Person>::Serialize(event.person, out);
+        break;
+      case nexmark::EventType::kAuction:
+        TypeSerializer<nexmark::Auction>::Serialize(event.auction, out);
+        break;
+      case nexmark::EventType::kBid:
+        TypeSerializer<nexmark::Bid>::Serialize(event.bid, out);
+        break;
     }
     TypeSerializer<int64_t>::Serialize(event.created_us, out);
   }
-  static void Deserialize(DataInput &in, nexmark::Event &event) {
+  static void Deserialize(DataInput& in, nexmark::Event& event) {
     const size_t start = in.position();
     const uint8_t tag = in.ReadByte();
     switch (tag) {
-    case 0:
-      TypeSerializer<nexmark::Person>::Deserialize(in, event.person);
-      break;
-    case 1:
-      TypeSerializer<nexmark::Auction>::Deserialize(in, event.auction);
-      break;
-    case 2:
-      TypeSerializer<nexmark::Bid>::Deserialize(in, event.bid);
-      break;
-    default:
-      in.FailAt(start, "invalid Nexmark event tag " + std::to_string(tag));
-      return;
+      case 0:
+        TypeSerializer<nexmark::Person>::Deserialize(in, event.person);
+        break;
+      case 1:
+        TypeSerializer<nexmark::Auction>::Deserialize(in, event.auction);
+        break;
+      case 2:
+        TypeSerializer<nexmark::Bid>::Deserialize(in, event.bid);
+        break;
+      default:
+        in.FailAt(start, "invalid Nexmark event tag " + std::to_string(tag));
+        return;
     }
     event.type = static_cast<nexmark::EventType>(tag);
     TypeSerializer<int64_t>::Deserialize(in, event.created_us);

@@ -19,10 +19,10 @@
 //   q12 processing-time windows: bids per bidder per processing-time window
 #pragma once
 
+#include <eddy/eddy.h>
+
 #include <chrono>
 #include <string>
-
-#include <eddy/eddy.h>
 
 #include "generator.h"
 #include "model.h"
@@ -32,11 +32,8 @@ namespace nexmark {
 // The generator as a source, with timestamps and watermarks. `rate` is in
 // events per second over all subtasks (0: unthrottled); see NexmarkSource
 // for `stats_dir` and `linger_ms`.
-eddy::DataStream<Event> NexmarkEvents(eddy::StreamExecutionEnvironment &env,
-                                      const GeneratorConfig &config,
-                                      double rate,
-                                      const std::string &stats_dir = "",
-                                      int64_t linger_ms = 0);
+eddy::DataStream<Event> NexmarkEvents(eddy::StreamExecutionEnvironment& env, const GeneratorConfig& config, double rate,
+                                      const std::string& stats_dir = "", int64_t linger_ms = 0);
 
 eddy::DataStream<Event> Q0(eddy::DataStream<Event> events);
 eddy::DataStream<Q1Result> Q1(eddy::DataStream<Event> events);
@@ -47,9 +44,8 @@ eddy::DataStream<Q5Result> Q5(eddy::DataStream<Event> events);
 eddy::DataStream<Q7Result> Q7(eddy::DataStream<Event> events);
 eddy::DataStream<Q8Result> Q8(eddy::DataStream<Event> events);
 eddy::DataStream<Q11Result> Q11(eddy::DataStream<Event> events);
-eddy::DataStream<Q12Result>
-Q12(eddy::DataStream<Event> events,
-    std::chrono::milliseconds window = std::chrono::seconds(10));
+eddy::DataStream<Q12Result> Q12(eddy::DataStream<Event> events,
+                                std::chrono::milliseconds window = std::chrono::seconds(10));
 
 // Query parameters, shared with the reference implementation.
 inline constexpr int64_t kQ2AuctionModulus = 123;
@@ -62,8 +58,6 @@ inline constexpr int64_t kQ8WindowMs = 10'000;
 inline constexpr int64_t kQ11GapMs = 10'000;
 
 // q3's states.
-inline bool IsQ3State(const std::string &state) {
-  return state == "OR" || state == "ID" || state == "CA";
-}
+inline bool IsQ3State(const std::string& state) { return state == "OR" || state == "ID" || state == "CA"; }
 
-} // namespace nexmark
+}  // namespace nexmark
