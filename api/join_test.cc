@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "api/testing/function_harness.h"
 #include "eddy/eddy.h"
 #include "eddy/joins.h"
 #include "gtest/gtest.h"
@@ -462,29 +463,10 @@ INSTANTIATE_TEST_SUITE_P(ParallelismAndBackend, JoinTest,
 // ---------------------------------------------------------------------------
 // The interval join operator, driven directly.
 
-class FakeRuntimeContext : public eddy::RuntimeContext {
- public:
-  explicit FakeRuntimeContext(eddy::internal::KeyedStateBackend* backend) : backend_(backend) {}
-  const std::string& getTaskName() const override { return name_; }
-  const std::string& getJobId() const override { return name_; }
-  int getIndexOfThisSubtask() const override { return 0; }
-  int getNumberOfParallelSubtasks() const override { return 1; }
-  int getMaxNumberOfParallelSubtasks() const override { return 128; }
-  int getAttemptNumber() const override { return 0; }
-  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
-  eddy::MetricGroup metrics_;
-
- protected:
-  eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string&) override { return *backend_; }
-
- private:
-  eddy::internal::KeyedStateBackend* backend_;
-  std::string name_ = "harness";
-};
-
 class FakeOperatorContext : public eddy::internal::OperatorContext {
  public:
-  explicit FakeOperatorContext(eddy::internal::KeyedStateBackend* backend) : backend_(backend), runtime_(backend) {}
+  explicit FakeOperatorContext(eddy::internal::KeyedStateBackend* backend)
+      : backend_(backend), runtime_(/*subtask=*/0, /*parallelism=*/1, backend) {}
   eddy::RuntimeContext& runtime_context() override { return runtime_; }
   eddy::internal::KeyedStateBackend* keyed_state_backend() override { return backend_; }
   bool IsRunning() const override { return true; }
@@ -500,7 +482,7 @@ class FakeOperatorContext : public eddy::internal::OperatorContext {
 
  private:
   eddy::internal::KeyedStateBackend* backend_;
-  FakeRuntimeContext runtime_;
+  eddy::testing::FakeRuntimeContext runtime_;
   std::map<std::string, std::string> config_;
   eddy::OperatorStateStore operator_state_;
 };

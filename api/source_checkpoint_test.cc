@@ -1,13 +1,14 @@
 // Checkpoint and restore of the built-in sources (eddy/sources.h), driven
-// directly, without the runtime: each subtask runs with a fake runtime context
-// and its own OperatorStateStore; a fake SourceContext takes the snapshot the
-// way the task does (inside collect() or flush(), before the record is emitted,
-// or after run() returned for a source that finished first). The snapshots are
-// redistributed to a new parallelism as the runtime does for getListState
-// (concatenated in subtask order, cut into even contiguous parts) and the
-// restored subtasks run on. The records emitted before the checkpoint plus
-// those emitted after the restore must be exactly the source's records, each
-// once, which is checked against the records computed independently.
+// directly, without the runtime: each subtask runs in a FunctionHarness
+// (api/testing/function_harness.h) with its own OperatorStateStore; a fake
+// SourceContext takes the snapshot the way the task does (inside collect() or
+// flush(), before the record is emitted, or after run() returned for a source
+// that finished first). The snapshots are redistributed to a new parallelism
+// by the runtime's own assignment (getListState: concatenated in subtask
+// order, cut into even contiguous parts) and the restored subtasks run on.
+// The records emitted before the checkpoint plus those emitted after the
+// restore must be exactly the source's records, each once, which is checked
+// against the records computed independently.
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,13 +18,13 @@
 #include <fstream>
 #include <functional>
 #include <limits>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
-#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "api/testing/function_harness.h"
 #include "eddy/checkpoint.h"
 #include "eddy/functions.h"
 #include "eddy/sources.h"
@@ -31,30 +32,7 @@
 
 namespace {
 
-using Lists = std::vector<eddy::internal::OperatorStateList>;
-
-class FakeRuntimeContext : public eddy::RuntimeContext {
- public:
-  FakeRuntimeContext(int index, int parallelism) : index_(index), parallelism_(parallelism) {}
-  const std::string& getTaskName() const override { return name_; }
-  const std::string& getJobId() const override { return name_; }
-  int getIndexOfThisSubtask() const override { return index_; }
-  int getNumberOfParallelSubtasks() const override { return parallelism_; }
-  int getMaxNumberOfParallelSubtasks() const override { return 128; }
-  int getAttemptNumber() const override { return 0; }
-  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
-  eddy::MetricGroup metrics_;
-
- protected:
-  eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string& name) override {
-    throw std::logic_error("no keyed state in a source: " + name);
-  }
-
- private:
-  int index_;
-  int parallelism_;
-  std::string name_ = "source-checkpoint-test";
-};
+using Lists = eddy::testing::OperatorStateSnapshot;
 
 // When a subtask takes its checkpoint and stops.
 struct Plan {
@@ -135,22 +113,13 @@ struct SubtaskResult {
 // if set, as `plan` says.
 template <class T, class S>
 SubtaskResult<T> RunSubtask(S source, int index, int parallelism, const std::optional<Lists>& restored, Plan plan) {
-  FakeRuntimeContext runtime(index, parallelism);
-  eddy::OperatorStateStore store;
-  if (restored) store.SetRestored(*restored);
-  if constexpr (std::is_base_of_v<eddy::RichFunction, S>) source.setRuntimeContext(&runtime);
-  eddy::FunctionInitializationContext init(&store);
-  source.initializeState(init);
-  if constexpr (std::is_base_of_v<eddy::RichFunction, S>) source.open(runtime);
-  CheckpointingContext<T> ctx(plan, [&] {
-    source.snapshotState(eddy::FunctionSnapshotContext(1, 0));
-    return store.Snapshot();
-  });
+  eddy::testing::FunctionHarness<S> subtask(std::move(source), index, parallelism, restored ? &*restored : nullptr);
+  CheckpointingContext<T> ctx(plan, [&] { return subtask.Checkpoint(1); });
   const auto start = std::chrono::steady_clock::now();
-  source.run(ctx);
+  subtask.function().run(ctx);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   if (plan.checkpoint_at >= 0 && !ctx.snapshot_taken()) ctx.Checkpoint();  // finished before the barrier
-  if constexpr (std::is_base_of_v<eddy::RichFunction, S>) source.close();
+  subtask.Close();
   SubtaskResult<T> result;
   result.emitted = ctx.before();
   if (ctx.snapshot_taken()) result.snapshot = ctx.snapshot();
@@ -184,31 +153,13 @@ Phase<T> RunPhase(const Make& make, int parallelism, const std::vector<Lists>& r
   return phase;
 }
 
-// What the runtime does with getListState on restore: per state name, the
-// lists of all old subtasks concatenated in subtask order and cut into even
-// contiguous parts; subtask i of p gets elements [n*i/p, n*(i+1)/p).
+// The built-in sources keep their position in split list state (getListState),
+// which a restore concatenates and cuts into even parts.
 std::vector<Lists> Redistribute(const std::vector<Lists>& old_subtasks, int parallelism) {
-  std::map<std::string, std::vector<std::string>> all;
   for (const Lists& lists : old_subtasks) {
-    for (const auto& list : lists) {
-      EXPECT_EQ(list.mode, eddy::internal::OperatorStateMode::kSplit) << list.name;
-      auto& elements = all[list.name];
-      elements.insert(elements.end(), list.elements.begin(), list.elements.end());
-    }
+    for (const auto& list : lists) EXPECT_EQ(list.mode, eddy::internal::OperatorStateMode::kSplit) << list.name;
   }
-  std::vector<Lists> out(static_cast<size_t>(parallelism));
-  for (const auto& [name, elements] : all) {
-    const size_t n = elements.size();
-    for (int i = 0; i < parallelism; ++i) {
-      const size_t begin = n * static_cast<size_t>(i) / static_cast<size_t>(parallelism);
-      const size_t end = n * static_cast<size_t>(i + 1) / static_cast<size_t>(parallelism);
-      out[static_cast<size_t>(i)].push_back(
-          {name, eddy::internal::OperatorStateMode::kSplit,
-           std::vector<std::string>(elements.begin() + static_cast<ptrdiff_t>(begin),
-                                    elements.begin() + static_cast<ptrdiff_t>(end))});
-    }
-  }
-  return out;
+  return eddy::testing::Redistribute(old_subtasks, parallelism);
 }
 
 // The number of state elements over all subtasks (ranges, splits...).

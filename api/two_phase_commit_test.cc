@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/testing/function_harness.h"
 #include "eddy/checkpoint.h"
 #include "eddy/eddy.h"
 #include "eddy/sinks.h"
@@ -30,97 +31,15 @@
 namespace {
 
 namespace fs = std::filesystem;
-using Snapshot = std::vector<eddy::internal::OperatorStateList>;
+using Snapshot = eddy::testing::OperatorStateSnapshot;
+using eddy::testing::Redistribute;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAreArray;
 
-class FakeRuntimeContext : public eddy::RuntimeContext {
- public:
-  FakeRuntimeContext(int subtask, int parallelism) : subtask_(subtask), parallelism_(parallelism) {}
-  const std::string& getTaskName() const override { return name_; }
-  const std::string& getJobId() const override { return name_; }
-  int getIndexOfThisSubtask() const override { return subtask_; }
-  int getNumberOfParallelSubtasks() const override { return parallelism_; }
-  int getMaxNumberOfParallelSubtasks() const override { return 128; }
-  int getAttemptNumber() const override { return 0; }
-  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
-  eddy::MetricGroup metrics_;
-
- protected:
-  eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string& name) override {
-    throw std::logic_error("no keyed state in a sink: " + name);
-  }
-
- private:
-  int subtask_;
-  int parallelism_;
-  std::string name_ = "harness";
-};
-
-// Operator state of `old` subtasks as `parallelism` new ones receive it: split
-// lists concatenated in subtask order and cut into even contiguous parts,
-// union lists whole to everyone.
-std::vector<Snapshot> Redistribute(const std::vector<Snapshot>& old, int parallelism) {
-  std::map<std::string, eddy::internal::OperatorStateList> merged;
-  for (const Snapshot& subtask : old) {
-    for (const auto& list : subtask) {
-      auto& m = merged[list.name];
-      m.name = list.name;
-      m.mode = list.mode;
-      m.elements.insert(m.elements.end(), list.elements.begin(), list.elements.end());
-    }
-  }
-  std::vector<Snapshot> out(static_cast<size_t>(parallelism));
-  for (const auto& [name, list] : merged) {
-    const size_t n = list.elements.size();
-    for (int i = 0; i < parallelism; ++i) {
-      eddy::internal::OperatorStateList part{name, list.mode, {}};
-      if (list.mode == eddy::internal::OperatorStateMode::kUnion) {
-        part.elements = list.elements;
-      } else {
-        const size_t begin = n * static_cast<size_t>(i) / static_cast<size_t>(parallelism);
-        const size_t end = n * static_cast<size_t>(i + 1) / static_cast<size_t>(parallelism);
-        part.elements.assign(list.elements.begin() + static_cast<std::ptrdiff_t>(begin),
-                             list.elements.begin() + static_cast<std::ptrdiff_t>(end));
-      }
-      out[static_cast<size_t>(i)].push_back(std::move(part));
-    }
-  }
-  return out;
-}
-
-// One parallel instance of a sink function, opened like a task opens it.
+// A sink subtask driven as a task drives it; destroying it without Close() is a crash.
 template <class F>
-class SinkHarness {
- public:
-  SinkHarness(F f, int subtask, int parallelism, const Snapshot* restored = nullptr)
-      : f_(std::move(f)), runtime_(subtask, parallelism) {
-    if (restored != nullptr) store_.SetRestored(*restored);
-    f_.setRuntimeContext(&runtime_);
-    eddy::FunctionInitializationContext init(&store_);
-    f_.initializeState(init);
-    f_.open(runtime_);
-  }
-  F& f() { return f_; }
-  template <class T>
-  void Write(const std::vector<T>& records) {
-    for (const T& r : records) f_.invoke(r);
-  }
-  // A checkpoint barrier: snapshotState, then the operator state as stored.
-  Snapshot Checkpoint(int64_t id) {
-    f_.snapshotState(eddy::FunctionSnapshotContext(id, 1000 * id));
-    return store_.Snapshot();
-  }
-  void Complete(int64_t id) { f_.notifyCheckpointComplete(id); }
-  void Finish() { f_.finish(); }
-  void Close() { f_.close(); }
-
- private:
-  F f_;
-  FakeRuntimeContext runtime_;
-  eddy::OperatorStateStore store_;
-};
+using SinkHarness = eddy::testing::FunctionHarness<F>;
 
 using FileSinkHarness = SinkHarness<eddy::RowFileSinkFunction<std::string>>;
 
@@ -207,7 +126,7 @@ TEST_F(TwoPhaseCommitFileSinkTest, CommitsOnCompletionRecoversPendingAndDropsUnc
   sink->Write(batch3);
   const Snapshot cp2 = sink->Checkpoint(2);
   sink->Write(batch4);
-  sink->f().onIdle();  // batch4 reaches its in-progress file
+  sink->function().onIdle();  // batch4 reaches its in-progress file
   EXPECT_THAT(InProgress(), ElementsAre(".part-0-1.inprogress", ".part-0-2.inprogress"));
   sink.reset();  // crash: checkpoint 2 completes, but the sink is never told
 
@@ -285,8 +204,8 @@ TEST_F(TwoPhaseCommitFileSinkTest, RescalingTwoSubtasksIntoOneCommitsBothPending
   const Snapshot cp3_1 = sink1->Checkpoint(3);
   sink0->Write(s0_lost);  // part-0-2
   sink1->Write(s1_lost);  // part-1-3
-  sink0->f().onIdle();
-  sink1->f().onIdle();
+  sink0->function().onIdle();
+  sink1->function().onIdle();
   EXPECT_THAT(InProgress(), ElementsAre(".part-0-1.inprogress", ".part-0-2.inprogress", ".part-1-1.inprogress",
                                         ".part-1-2.inprogress", ".part-1-3.inprogress"));
   sink0.reset();
@@ -375,7 +294,7 @@ TEST_F(TwoPhaseCommitFileSinkTest, AFreshRunIntoAnUsedDirectoryKeepsTheEarlierPa
 TEST_F(TwoPhaseCommitFileSinkTest, WithoutCheckpointsAFailureLeavesNothing) {
   auto sink = Open(0, 1);
   sink->Write(Records("a", 0, 100));
-  sink->f().onIdle();
+  sink->function().onIdle();
   EXPECT_THAT(InProgress(), ElementsAre(".part-0-0.inprogress"));
   sink->Close();  // cancelled: close without finish
   EXPECT_THAT(CommittedLines(), IsEmpty());
@@ -384,7 +303,7 @@ TEST_F(TwoPhaseCommitFileSinkTest, WithoutCheckpointsAFailureLeavesNothing) {
   // A crash instead leaves the in-progress file; the next fresh start removes it.
   sink = Open(0, 1);
   sink->Write(Records("a", 0, 100));
-  sink->f().onIdle();
+  sink->function().onIdle();
   sink.reset();
   EXPECT_THAT(InProgress(), ElementsAre(".part-0-0.inprogress"));
   sink = Open(0, 1);
@@ -427,10 +346,10 @@ TEST_F(TwoPhaseCommitFileSinkTest, RollsBySizeAndTimeWithinACheckpoint) {
   sink.Write(by_size);
   // 4 s later the 5-line part is still active; 6 s after the last record it is inactive.
   now += 4'000;
-  sink.f().onIdle();
+  sink.function().onIdle();
   sink.Write(Records("t", 10, 11));
   now += 6'000;
-  sink.f().onIdle();  // rolls the part with 6 lines
+  sink.function().onIdle();  // rolls the part with 6 lines
   sink.Write(Records("u", 10, 12));
   now += 3'000;
   sink.Write(Records("u", 12, 13));
@@ -480,7 +399,7 @@ TEST_F(TwoPhaseCommitFileSinkTest, BucketsByHourAndRecoversPerBucket) {
   sink->Write(Records("h14", 0, 10));
   const Snapshot cp1 = sink->Checkpoint(1);
   sink->Write(Records("h14", 10, 20));
-  sink->f().onIdle();
+  sink->function().onIdle();
   sink.reset();
   sink = open(&cp1);
   EXPECT_THAT(Committed(),
@@ -611,14 +530,14 @@ class RecordingSink : public eddy::TwoPhaseCommitSinkFunction<int64_t, Recording
 TEST(TwoPhaseCommitSinkFunctionTest, DrivesTheTransactionHooksInFlinksOrder) {
   Log log;
   auto sink = std::make_unique<SinkHarness<RecordingSink>>(RecordingSink(&log), 0, 1);
-  sink->f()(1);  // through operator(), as the runtime may call a subclass
-  sink->f()(2);
+  sink->function()(1);  // through operator(), as the runtime may call a subclass
+  sink->function()(2);
   sink->Checkpoint(1);
-  sink->f()(3);
+  sink->function()(3);
   sink->Checkpoint(2);
-  sink->f()(4);
+  sink->function()(4);
   const Snapshot cp3 = sink->Checkpoint(3);
-  sink->f()(5);
+  sink->function()(5);
   sink->Complete(2);  // subsumes 1
   EXPECT_THAT(log.calls, ElementsAre("finishRecoveringContext", "begin 100", "preCommit 100", "begin 101",
                                      "preCommit 101", "begin 102", "preCommit 102", "begin 103", "commit 100",
@@ -643,7 +562,7 @@ TEST(TwoPhaseCommitSinkFunctionTest, DrivesTheTransactionHooksInFlinksOrder) {
 
   // No checkpoint after the restore and a normal end: close() commits.
   log.calls.clear();
-  sink->f()(6);
+  sink->function()(6);
   sink->Finish();
   sink->Close();
   sink->Close();  // a second close does nothing
@@ -654,9 +573,9 @@ TEST(TwoPhaseCommitSinkFunctionTest, DrivesTheTransactionHooksInFlinksOrder) {
 TEST(TwoPhaseCommitSinkFunctionTest, CloseWithoutFinishAbortsAndKeepsPending) {
   Log log;
   SinkHarness<RecordingSink> sink(RecordingSink(&log), 0, 1);
-  sink.f()(1);
+  sink.function()(1);
   sink.Checkpoint(7);
-  sink.f()(2);
+  sink.function()(2);
   sink.Close();
   EXPECT_THAT(log.calls, ElementsAre("finishRecoveringContext", "begin 100", "preCommit 100", "begin 101",
                                      "abort 101"));
@@ -668,9 +587,9 @@ TEST(TwoPhaseCommitSinkFunctionTest, NormalEndWithoutFinalCheckpointCommitsPendi
   // (no completion notice) when the input ends; nothing may be lost.
   Log log;
   SinkHarness<RecordingSink> sink(RecordingSink(&log), 0, 1);
-  sink.f()(1);
+  sink.function()(1);
   sink.Checkpoint(5);
-  sink.f()(2);
+  sink.function()(2);
   sink.Finish();
   sink.Close();
   EXPECT_THAT(log.calls, ElementsAre("finishRecoveringContext", "begin 100", "preCommit 100", "begin 101",
