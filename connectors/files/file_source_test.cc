@@ -1,8 +1,8 @@
 // FileSource (eddy/connectors/files.h): formats parsed against hand-written
 // expected values; bounded and continuous reading, checkpoints and restores at
-// other parallelisms driven directly (a fake runtime context and operator
-// state store, snapshots taken inside collect() and flush() as the task takes
-// them, union state redistributed as the runtime does); bad records; and a
+// other parallelisms driven directly (api/testing/function_harness.h;
+// snapshots taken inside collect() and flush() as the task takes them, union
+// state redistributed by the runtime's own assignment); bad records; and a
 // continuous job on the embedded cluster reading files added while it runs.
 // Every check compares with lines computed here from the files' contents.
 #include <unistd.h>
@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -24,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/testing/function_harness.h"
 #include "eddy/checkpoint.h"
 #include "eddy/connectors/files.h"
 #include "eddy/eddy.h"
@@ -40,62 +40,8 @@ using eddy::connectors::ParseErrorPolicy;
 using eddy::connectors::TextLineFormat;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using Lists = std::vector<eddy::internal::OperatorStateList>;
-
-class FakeRuntimeContext : public eddy::RuntimeContext {
- public:
-  FakeRuntimeContext(int index, int parallelism) : index_(index), parallelism_(parallelism) {}
-  const std::string& getTaskName() const override { return name_; }
-  const std::string& getJobId() const override { return name_; }
-  int getIndexOfThisSubtask() const override { return index_; }
-  int getNumberOfParallelSubtasks() const override { return parallelism_; }
-  int getMaxNumberOfParallelSubtasks() const override { return 128; }
-  int getAttemptNumber() const override { return 0; }
-  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
-  eddy::MetricGroup metrics_;
-
- protected:
-  eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string& name) override {
-    throw std::logic_error("no keyed state in a source: " + name);
-  }
-
- private:
-  int index_;
-  int parallelism_;
-  std::string name_ = "file-source-test";
-};
-
-// Operator state of `old` subtasks as `parallelism` new ones receive it, as
-// the runtime redistributes it: split lists concatenated and cut into even
-// contiguous parts, union lists whole to everyone.
-std::vector<Lists> Redistribute(const std::vector<Lists>& old, int parallelism) {
-  std::map<std::string, eddy::internal::OperatorStateList> merged;
-  for (const Lists& subtask : old) {
-    for (const auto& list : subtask) {
-      auto& m = merged[list.name];
-      m.name = list.name;
-      m.mode = list.mode;
-      m.elements.insert(m.elements.end(), list.elements.begin(), list.elements.end());
-    }
-  }
-  std::vector<Lists> out(static_cast<size_t>(parallelism));
-  for (const auto& [name, list] : merged) {
-    const size_t n = list.elements.size();
-    for (int i = 0; i < parallelism; ++i) {
-      eddy::internal::OperatorStateList part{name, list.mode, {}};
-      if (list.mode == eddy::internal::OperatorStateMode::kUnion) {
-        part.elements = list.elements;
-      } else {
-        const size_t begin = n * static_cast<size_t>(i) / static_cast<size_t>(parallelism);
-        const size_t end = n * static_cast<size_t>(i + 1) / static_cast<size_t>(parallelism);
-        part.elements.assign(list.elements.begin() + static_cast<std::ptrdiff_t>(begin),
-                             list.elements.begin() + static_cast<std::ptrdiff_t>(end));
-      }
-      out[static_cast<size_t>(i)].push_back(std::move(part));
-    }
-  }
-  return out;
-}
+using Lists = eddy::testing::OperatorStateSnapshot;
+using eddy::testing::Redistribute;
 
 // A SourceContext that records what is emitted before and after the
 // checkpoint and lets a test act inside collect() and flush(), where the task
@@ -155,27 +101,17 @@ template <class T>
 SubtaskRun<T> RunSubtask(FileSource<T> source, int index, int parallelism, const std::optional<Lists>& restored,
                          typename ScriptedContext<T>::Hook on_collect, typename ScriptedContext<T>::Hook on_flush,
                          bool checkpoint_at_end = false) {
-  FakeRuntimeContext runtime(index, parallelism);
-  eddy::OperatorStateStore store;
-  if (restored) store.SetRestored(*restored);
-  source.setRuntimeContext(&runtime);
-  eddy::FunctionInitializationContext init(&store);
-  source.initializeState(init);
-  source.open(runtime);
-  ScriptedContext<T> ctx(
-      [&] {
-        source.snapshotState(eddy::FunctionSnapshotContext(1, 0));
-        return store.Snapshot();
-      },
-      std::move(on_collect), std::move(on_flush));
-  source.run(ctx);
+  eddy::testing::FunctionHarness<FileSource<T>> subtask(std::move(source), index, parallelism,
+                                                        restored ? &*restored : nullptr);
+  ScriptedContext<T> ctx([&] { return subtask.Checkpoint(1); }, std::move(on_collect), std::move(on_flush));
+  subtask.function().run(ctx);
   if (checkpoint_at_end && !ctx.checkpointed()) ctx.Checkpoint();
-  source.close();
+  subtask.Close();
   SubtaskRun<T> run;
   run.before = ctx.before();
   run.after = ctx.after();
   if (ctx.snapshot()) run.snapshot = *ctx.snapshot();
-  run.skipped = runtime.metrics_.counter("numSkippedRecords").getCount();
+  run.skipped = subtask.runtime().Count("numSkippedRecords");
   return run;
 }
 
@@ -651,20 +587,16 @@ TEST_F(FileSourceTest, ContinuousRestoreInTheMiddleOfAFile) {
 TEST_F(FileSourceTest, CancelReturnsPromptlyWhileIdle) {
   Write("a.txt", "a\n");
   FileSource<std::string> source = TextSource(dir_.string(), /*interval_ms=*/60000);
-  FakeRuntimeContext runtime(0, 1);
-  source.setRuntimeContext(&runtime);
-  eddy::OperatorStateStore store;
-  eddy::FunctionInitializationContext init(&store);
-  source.initializeState(init);
+  eddy::testing::FunctionHarness<FileSource<std::string>> subtask(std::move(source));
   std::atomic<int64_t> flushes{0};
   ScriptedContext<std::string> ctx([] { return Lists{}; }, nullptr,
                                    [&](ScriptedContext<std::string>&) { flushes.fetch_add(1); });
   std::thread canceller([&] {
     while (flushes.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    source.cancel();
+    subtask.function().cancel();
   });
   const auto start = std::chrono::steady_clock::now();
-  source.run(ctx);
+  subtask.function().run(ctx);
   const auto took = std::chrono::steady_clock::now() - start;
   canceller.join();
   EXPECT_THAT(ctx.before(), ElementsAre("a"));
