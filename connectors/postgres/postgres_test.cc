@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "connectors/postgres/postgres_test_server.h"
+#include "api/testing/function_harness.h"
 #include "eddy/checkpoint.h"
 #include "eddy/eddy.h"
 #include "gmock/gmock.h"
@@ -30,7 +31,8 @@
 namespace {
 
 using ::testing::HasSubstr;
-using Snapshot = std::vector<eddy::internal::OperatorStateList>;
+using Snapshot = eddy::testing::OperatorStateSnapshot;
+using eddy::testing::Redistribute;
 using Row = std::vector<std::string>;  // NULL read back as "NULL"
 
 eddy::testing::PostgresTestServer* server = nullptr;
@@ -85,97 +87,9 @@ int64_t PreparedTransactions() { return Count("SELECT count(*) FROM pg_prepared_
 
 // ---- Driving functions as a task does ----
 
-class FakeRuntimeContext : public eddy::RuntimeContext {
- public:
-  FakeRuntimeContext(int subtask, int parallelism) : subtask_(subtask), parallelism_(parallelism) {}
-  const std::string& getTaskName() const override { return name_; }
-  const std::string& getJobId() const override { return name_; }
-  int getIndexOfThisSubtask() const override { return subtask_; }
-  int getNumberOfParallelSubtasks() const override { return parallelism_; }
-  int getMaxNumberOfParallelSubtasks() const override { return 128; }
-  int getAttemptNumber() const override { return 0; }
-  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
-  eddy::MetricGroup metrics_;
-
- protected:
-  eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string& name) override {
-    throw std::logic_error("no keyed state here: " + name);
-  }
-
- private:
-  int subtask_;
-  int parallelism_;
-  std::string name_ = "postgres-test";
-};
-
-// Operator state of `old` subtasks as `parallelism` new ones receive it: split
-// lists concatenated in subtask order and cut into even contiguous parts,
-// union lists whole to everyone.
-std::vector<Snapshot> Redistribute(const std::vector<Snapshot>& old, int parallelism) {
-  std::map<std::string, eddy::internal::OperatorStateList> merged;
-  for (const Snapshot& subtask : old) {
-    for (const auto& list : subtask) {
-      auto& m = merged[list.name];
-      m.name = list.name;
-      m.mode = list.mode;
-      m.elements.insert(m.elements.end(), list.elements.begin(), list.elements.end());
-    }
-  }
-  std::vector<Snapshot> out(static_cast<size_t>(parallelism));
-  for (const auto& [name, list] : merged) {
-    const size_t n = list.elements.size();
-    for (int i = 0; i < parallelism; ++i) {
-      eddy::internal::OperatorStateList part{name, list.mode, {}};
-      if (list.mode == eddy::internal::OperatorStateMode::kUnion) {
-        part.elements = list.elements;
-      } else {
-        const size_t begin = n * static_cast<size_t>(i) / static_cast<size_t>(parallelism);
-        const size_t end = n * static_cast<size_t>(i + 1) / static_cast<size_t>(parallelism);
-        part.elements.assign(list.elements.begin() + static_cast<std::ptrdiff_t>(begin),
-                             list.elements.begin() + static_cast<std::ptrdiff_t>(end));
-      }
-      out[static_cast<size_t>(i)].push_back(std::move(part));
-    }
-  }
-  return out;
-}
-
-// One parallel instance of a sink, opened like a task opens it; destroying it
-// without Close() is a crash.
+// A sink subtask driven as a task drives it; destroying it without Close() is a crash.
 template <class F>
-class SinkHarness {
- public:
-  SinkHarness(F f, int subtask, int parallelism, const Snapshot* restored = nullptr)
-      : f_(std::move(f)), runtime_(subtask, parallelism) {
-    if (restored != nullptr) store_.SetRestored(*restored);
-    f_.setRuntimeContext(&runtime_);
-    eddy::FunctionInitializationContext init(&store_);
-    f_.initializeState(init);
-    f_.open(runtime_);
-  }
-  template <class T>
-  void Write(const std::vector<T>& records) {
-    for (const T& r : records) f_.invoke(r);
-  }
-  Snapshot Checkpoint(int64_t id) {
-    f_.snapshotState(eddy::FunctionSnapshotContext(id, 1000 * id));
-    return store_.Snapshot();
-  }
-  void Complete(int64_t id) { f_.notifyCheckpointComplete(id); }
-  void FinishAndClose(int64_t final_checkpoint) {
-    f_.finish();
-    Checkpoint(final_checkpoint);
-    Complete(final_checkpoint);
-    f_.close();
-  }
-  void Close() { f_.close(); }
-  int64_t RowsWritten() { return runtime_.metrics_.counter("numRowsWritten").getCount(); }
-
- private:
-  F f_;
-  FakeRuntimeContext runtime_;
-  eddy::OperatorStateStore store_;
-};
+using SinkHarness = eddy::testing::FunctionHarness<F>;
 
 std::string TestTable() {
   std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -265,7 +179,8 @@ TEST(PostgresUpsertSinkTest, TheLastValueOfAKeyInABatchWinsAndNullsAreWritten) {
   std::vector<Row> expected;
   for (const auto& [key, v] : last) expected.push_back({std::to_string(key.first), key.second, v});
   EXPECT_EQ(Sql("SELECT a, b, v FROM " + table + " ORDER BY a, b"), expected);
-  EXPECT_EQ(harness.RowsWritten(), static_cast<int64_t>(last.size())) << "one row per distinct key of the batch";
+  EXPECT_EQ(harness.runtime().Count("numRowsWritten"), static_cast<int64_t>(last.size()))
+      << "one row per distinct key of the batch";
   harness.Close();
 }
 
@@ -306,7 +221,7 @@ TEST(PostgresExactlyOnceSinkTest, CrashBetweenPreCommitAndCommitWithTwoUncomplet
   EXPECT_EQ(Count("SELECT count(*) FROM " + table), 0) << "prepared rows are invisible";
   sink->Complete(1);
   EXPECT_EQ(TableValues(table), Values({a}));
-  EXPECT_EQ(sink->RowsWritten(), 100);
+  EXPECT_EQ(sink->runtime().Count("numRowsWritten"), 100);
 
   sink->Write(b);
   const Snapshot cp2 = sink->Checkpoint(2);  // completes, but the notice never arrives
@@ -462,13 +377,8 @@ struct SubtaskRun {
 
 SubtaskRun RunSource(eddy::connectors::PostgresTableSource<SourceRow> source, int subtask, int parallelism,
                      const Snapshot* restored, int64_t checkpoint_at) {
-  FakeRuntimeContext runtime(subtask, parallelism);
-  eddy::OperatorStateStore store;
-  if (restored != nullptr) store.SetRestored(*restored);
-  source.setRuntimeContext(&runtime);
-  eddy::FunctionInitializationContext init(&store);
-  source.initializeState(init);
-  source.open(runtime);
+  eddy::testing::FunctionHarness<eddy::connectors::PostgresTableSource<SourceRow>> harness(
+      std::move(source), subtask, parallelism, restored);
   std::optional<Snapshot> snapshot;
   bool stopped = false;
   std::vector<SourceRow> before;
@@ -481,10 +391,7 @@ SubtaskRun RunSource(eddy::connectors::PostgresTableSource<SourceRow> source, in
     void flush() override {}
     bool isRunning() const override { return running(); }
   } ctx;
-  auto take_snapshot = [&] {
-    source.snapshotState(eddy::FunctionSnapshotContext(1, 0));
-    snapshot = store.Snapshot();
-  };
+  auto take_snapshot = [&] { snapshot = harness.Checkpoint(1); };
   ctx.on_collect = [&](const SourceRow& value) {
     if (!snapshot && checkpoint_at >= 0 && static_cast<int64_t>(before.size()) == checkpoint_at) take_snapshot();
     if (snapshot) {
@@ -494,9 +401,9 @@ SubtaskRun RunSource(eddy::connectors::PostgresTableSource<SourceRow> source, in
     before.push_back(value);
   };
   ctx.running = [&] { return !stopped; };
-  source.run(ctx);
+  harness.function().run(ctx);
   if (!snapshot) take_snapshot();  // finished before the barrier
-  source.close();
+  harness.Close();
   return SubtaskRun{before, *snapshot};
 }
 
