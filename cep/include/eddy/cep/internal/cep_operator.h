@@ -109,9 +109,11 @@ class CepOperator final : public eddy::internal::OneInputOperator<IN, OUT>,
       return;
     }
     KeyNfaState<IN>& s = Load();
+    // A key with pending records always has a timer: one is set when the
+    // first arrives, and OnTimer sets the next while some remain.
+    if (s.pending.empty()) timers_->RegisterEventTimeTimer(watermark + 1);
     s.pending[timestamp].push_back(value);
     Store(s);
-    timers_->RegisterEventTimeTimer(watermark + 1);
   }
 
   void ProcessWatermark(int64_t watermark) override {
