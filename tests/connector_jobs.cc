@@ -8,6 +8,7 @@
 #include <string_view>
 #include <thread>
 
+#include <eddy/connectors/files.h>
 #include <eddy/connectors/kafka.h>
 #include <eddy/connectors/postgres.h>
 #include <eddy/connectors/redis.h>
@@ -149,4 +150,18 @@ EDDY_PROGRAM(KafkaTotals, env, args) {
                    .build(),
                "kafka");
   env.execute("Kafka totals");
+}
+
+// Every line of every file that appears under --input (watched every 100 ms),
+// copied by the exactly-once file sink to --output: each line once, also when
+// files arrive across failures.
+EDDY_PROGRAM(FilesCopy, env, args) {
+  env.enableCheckpointing(args.getLong("interval", 300));
+  env.addSource(eddy::connectors::FileSource<std::string>::forRecordStreamFormat(eddy::connectors::TextLineFormat(),
+                                                                                 args.getRequired("input"))
+                    .monitorContinuously(100)
+                    .build(),
+                "files")
+      .sinkTo(eddy::FileSink::forRowFormat(args.getRequired("output")));
+  env.execute("Files copy");
 }

@@ -28,7 +28,10 @@ per key ("key,count,sum" lines) -> the connector's sink, with checkpoints.
      test prints how many extra lines it sees.
    - A record that is not a number: skipped and counted in the REST metric
      numSkippedRecords, or failing the job with its offset.
-4. Bad input: a table that does not exist, and unreachable servers, fail the
+4. Files: FileSource watching a directory -> the exactly-once file sink. Files
+   are renamed into the directory while the job runs and a TaskManager is
+   killed; every line of every file is committed exactly once.
+5. Bad input: a table that does not exist, and unreachable servers, fail the
    job with errors that name them; the cluster keeps running jobs.
 """
 
@@ -105,7 +108,7 @@ def kill_and_replace(cluster, jid, what, ready=None):
 
 # ---------------------------------------------------------------- scenarios
 
-def redis(cluster, jobs):
+def redis(cluster, jobs, work):
     n, keys, rate = 12000, 11, 2000
     want = final_totals(n, keys)
     with RedisServer() as server:
@@ -148,7 +151,7 @@ class PreparedWatcher:
         self.proc.wait(10)
 
 
-def postgres(cluster, jobs):
+def postgres(cluster, jobs, work):
     n, keys, rate = 12000, 11, 2000
     want = totals_lines(n, keys)
     with PostgresServer() as server:
@@ -232,7 +235,7 @@ def kafka_input(mock, n, keys, bad=()):
         mock.produce(p, values)
 
 
-def kafka(cluster, jobs):
+def kafka(cluster, jobs, work):
     n, keys, rate = 8000, 11, 800
     want = totals_lines(n, keys)
 
@@ -296,7 +299,7 @@ def kafka(cluster, jobs):
               "visible (no transaction markers)" % sum((got - want).values()), flush=True)
 
 
-def kafka_bad_records(cluster, jobs):
+def kafka_bad_records(cluster, jobs, work):
     n, keys, bad = 3000, 5, ["x1", "12z", "-"]
     mock = KafkaMock(cluster)
     try:
@@ -329,13 +332,59 @@ def kafka_bad_records(cluster, jobs):
         mock.close()
 
 
+def files(cluster, jobs, work):
+    inbox, out = os.path.join(work, "inbox"), os.path.join(work, "files-out")
+    os.makedirs(inbox)
+    want = collections.Counter()
+
+    def drop(index, lines=400):
+        """Writes file `index` beside the directory and renames it in."""
+        values = ["f%d-%d" % (index, i) for i in range(lines)]
+        want.update(values)
+        path = os.path.join(work, "file-%d.txt" % index)
+        with open(path, "w") as f:
+            f.write("".join(v + "\n" for v in values))
+        os.rename(path, os.path.join(inbox, "sub%d" % (index % 3), "file-%d.txt" % index))
+
+    for d in range(3):
+        os.makedirs(os.path.join(inbox, "sub%d" % d))
+    for i in range(5):
+        drop(i)
+    jid = cluster.submit("FilesCopy", [jobs, "--input", inbox, "--output", out], 2)
+    if not jid:
+        return
+    check(e2e.wait_for(lambda: cluster.completed_checkpoints(jid) >= 2, 60), "[files] the job completes checkpoints")
+    for i in range(5, 15):
+        drop(i)
+        time.sleep(0.1)
+    kill_and_replace(cluster, jid, "[files]")
+    for i in range(15, 25):
+        drop(i)
+        time.sleep(0.1)
+
+    def committed():
+        lines = collections.Counter()
+        for root, _, names in os.walk(out):
+            for name in names:
+                if name.startswith("part-"):
+                    with open(os.path.join(root, name)) as f:
+                        lines.update(f.read().splitlines())
+        return lines
+    e2e.wait_for(lambda: sum(committed().values()) >= sum(want.values()), 60)
+    time.sleep(1)  # a few more checkpoints: nothing more may appear
+    got = committed()
+    check(got == want, "[files] every line of the %d files is committed exactly once" % 25, diff(got, want))
+    r = cluster.eddy("cancel", jid)
+    check(r.returncode == 0, "[files] the watching job is cancelled", r.describe())
+
+
 def diff(got, want):
     extra, missing = got - want, want - got
     return "%d extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
                                            sum(missing.values()), list(missing.items())[:5])
 
 
-def unreachable(cluster, jobs):
+def unreachable(cluster, jobs, work):
     port = e2e.free_port()
     for job, option, what in (("RedisTotals", "--redis-port", "redis"), ("PostgresTotals", "--pg-port", "postgres")):
         jid = cluster.submit(job, [jobs, "--n", "100", option, str(port)], 1)
@@ -356,19 +405,21 @@ def main():
     parser.add_argument("--cmake", default="cmake")
     parser.add_argument("--cxx", default="")
     parser.add_argument("--jobs", required=True, help="libeddy-connector-test-jobs.so")
-    parser.add_argument("--scenarios", default="redis,postgres,kafka,kafka_bad_records,unreachable")
+    parser.add_argument("--scenarios", default="redis,postgres,kafka,kafka_bad_records,files,unreachable")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-connectors-e2e-"))
+    work = os.path.join(tmp, "work")
+    os.makedirs(work)
     cluster = None
     try:
         cluster = dist_cluster.Cluster.install(args.cmake, args.build_dir, tmp)
         if not cluster.start():
             return 1
         scenarios = {"redis": redis, "postgres": postgres, "kafka": kafka, "kafka_bad_records": kafka_bad_records,
-                     "unreachable": unreachable}
+                     "files": files, "unreachable": unreachable}
         for name in args.scenarios.split(","):
-            scenarios[name](cluster, args.jobs)
+            scenarios[name](cluster, args.jobs, work)
         r = cluster.eddy("list")
         check(r.returncode == 0, "the cluster still answers after the scenarios", r.describe())
     finally:
