@@ -159,8 +159,7 @@ Options Parse(int argc, char** argv) {
 
 void Print(const char* what, const Measured& m, int64_t events) {
   std::printf("%-22s %10.0f events/s  wall %.3f s  cpu %.3f s (%.2f cores)  matches %lld\n", what,
-              static_cast<double>(events) / m.wall, m.wall, m.cpu, m.cpu / m.wall,
-              static_cast<long long>(m.matches));
+              static_cast<double>(events) / m.wall, m.wall, m.cpu, m.cpu / m.wall, static_cast<long long>(m.matches));
 }
 
 }  // namespace

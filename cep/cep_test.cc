@@ -3,6 +3,8 @@
 // processing time, late data, a non-keyed pattern, generated logins against
 // a plain loop, and a restore from a checkpoint taken halfway through, with
 // another parallelism.
+#include "eddy/cep.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "eddy/cep.h"
 #include "eddy/checkpoint.h"
 #include "eddy/eddy.h"
 #include "gtest/gtest.h"
@@ -58,11 +59,7 @@ bool IsFail(const Login& l) { return l.type == "fail"; }
 
 // Two failed logins in a row, less than 2 s apart.
 Pattern<Login> LoginFail() {
-  return Pattern<Login>::begin("fail")
-      .where(IsFail)
-      .next("fail2")
-      .where(IsFail)
-      .within(std::chrono::seconds(2));
+  return Pattern<Login>::begin("fail").where(IsFail).next("fail2").where(IsFail).within(std::chrono::seconds(2));
 }
 
 std::string ShowMatch(const Match<Login>& m) {
@@ -80,9 +77,9 @@ std::string ShowTimeout(const Match<Login>& m, int64_t at) {
 //   u2: F1100 S1200 F1300 F4000 F5000  -> 1300's partial match times out at 3300
 //       (F4000 is 2700 ms later); 4000+5000 match; F5000's times out at 7000.
 std::vector<Login> Logins() {
-  return {{"u1", "fail", 1000},    {"u2", "fail", 1100}, {"u2", "success", 1200}, {"u2", "fail", 1300},
-          {"u1", "fail", 1500},    {"u1", "success", 1600}, {"u2", "fail", 4000}, {"u1", "fail", 5000},
-          {"u2", "fail", 5000},    {"u1", "fail", 6999}};
+  return {{"u1", "fail", 1000}, {"u2", "fail", 1100},    {"u2", "success", 1200}, {"u2", "fail", 1300},
+          {"u1", "fail", 1500}, {"u1", "success", 1600}, {"u2", "fail", 4000},    {"u1", "fail", 5000},
+          {"u2", "fail", 5000}, {"u1", "fail", 6999}};
 }
 const Strings kExpectedMatches = {"M u1 1000 1500", "M u1 5000 6999", "M u2 4000 5000"};
 const Strings kExpectedTimeouts = {"T u1 6999 8999", "T u2 1300 3300", "T u2 5000 7000"};
@@ -205,9 +202,8 @@ TEST(CepJobTest, NonKeyedPatternSeesTheWholeStream) {
   env.setParallelism(3);
   auto stream = env.fromCollection(Logins()).assignTimestampsAndWatermarks(Watermarks());
   // Any user: fail, then success next. In time order: F1100 S1200 and F1500 S1600.
-  auto pattern = Pattern<Login>::begin("fail").where(IsFail).next("ok").where([](const Login& l) {
-    return l.type == "success";
-  });
+  auto pattern =
+      Pattern<Login>::begin("fail").where(IsFail).next("ok").where([](const Login& l) { return l.type == "success"; });
   CEP::pattern(stream, pattern)
       .select([](const Match<Login>& m) { return m.at("fail")[0].user + std::to_string(m.at("ok")[0].time); })
       .addSink(Record);
@@ -304,7 +300,8 @@ class HalfThenFailSource : public eddy::RichSourceFunction<Login>,
   }
   void notifyCheckpointComplete(int64_t id) override {
     if (!covering_.count(id) || done_) return;
-    const auto dir = std::filesystem::path(checkpoints_) / getRuntimeContext().getJobId() / ("chk-" + std::to_string(id));
+    const auto dir =
+        std::filesystem::path(checkpoints_) / getRuntimeContext().getJobId() / ("chk-" + std::to_string(id));
     std::filesystem::copy(dir, keep_, std::filesystem::copy_options::recursive);
     g_kept_checkpoint = id;
     done_ = true;

@@ -30,8 +30,8 @@ namespace {
 
 using cep_test::Ev;
 using eddy::cep::AfterMatchSkipStrategy;
-using eddy::cep::Match;
 using eddy::cep::MalformedPatternException;
+using eddy::cep::Match;
 using eddy::cep::Pattern;
 namespace internal = eddy::cep::internal;
 
@@ -77,7 +77,7 @@ class Collect final : public internal::MatchCollector<Ev> {
 // Feeds `ids` with timestamps 0, 1, 2... (or `timestamps`), advancing time
 // before every event as the operator does, then advances to `end_time`.
 Result Feed(const Pattern<Ev>& pattern, const std::vector<std::string>& ids, std::vector<int64_t> timestamps = {},
-           int64_t end_time = -1) {
+            int64_t end_time = -1) {
   internal::Nfa<Ev> nfa(internal::NfaCompiler<Ev>::Compile(pattern), pattern.getAfterMatchSkipStrategy());
   Result r;
   Collect out(&r, Names(pattern));
@@ -159,8 +159,9 @@ TEST(NfaQuantifierTest, TimesFromTo) {
   EXPECT_EQ(Feed(p, {"a1", "a2", "a3"}).matches, V({"a1", "a1 a2", "a2", "a1 a2 a3", "a2 a3", "a3"}));
   // times(0, 2) makes the part optional.
   auto q = Pattern<Ev>::begin("s").where(Is('s')).next("a").where(Is('a')).times(0, 2).next("e").where(Is('e'));
-  EXPECT_EQ(Sorted(Feed(q, {"s1", "e1", "s2", "a1", "e2", "s3", "a2", "a3", "e3", "s4", "a4", "a5", "a6", "e4"}).matches),
-            Sorted(V({"s1|e1", "s2|a1|e2", "s3|a2 a3|e3"})));
+  EXPECT_EQ(
+      Sorted(Feed(q, {"s1", "e1", "s2", "a1", "e2", "s3", "a2", "a3", "e3", "s4", "a4", "a5", "a6", "e4"}).matches),
+      Sorted(V({"s1|e1", "s2|a1|e2", "s3|a2 a3|e3"})));
 }
 
 TEST(NfaQuantifierTest, OneOrMoreThenNext) {
@@ -234,11 +235,10 @@ TEST(NfaConditionTest, WhereTwiceMeansBoth) {
 TEST(NfaConditionTest, IterativeConditionSeesTheEventsOfThePartialMatch) {
   // Values are the event positions 0, 1, 2...: "second" must be at twice the
   // position of "first".
-  auto p = Pattern<Ev>::begin("first").followedByAny("second").where(
-      [](const Ev& e, eddy::cep::Context<Ev>& ctx) {
-        const auto& first = ctx.getEventsForPattern("first");
-        return !first.empty() && first.front().value > 0 && e.value == 2 * first.front().value;
-      });
+  auto p = Pattern<Ev>::begin("first").followedByAny("second").where([](const Ev& e, eddy::cep::Context<Ev>& ctx) {
+    const auto& first = ctx.getEventsForPattern("first");
+    return !first.empty() && first.front().value > 0 && e.value == 2 * first.front().value;
+  });
   EXPECT_EQ(Sorted(Feed(p, {"e0", "e1", "e2", "e3", "e4", "e5", "e6"}).matches), V({"e1|e2", "e2|e4", "e3|e6"}));
 
   // A strictly increasing run of three or more ids (the loop sees its own events).
@@ -319,8 +319,12 @@ TEST(NfaWithinTest, PartialMatchesTimeOutAtStartPlusWindow) {
 }
 
 TEST(NfaWithinTest, TheSmallestWindowHolds) {
-  auto p = Pattern<Ev>::begin("a").where(Is('a')).within(std::chrono::seconds(5)).next("b").where(Is('b')).within(
-      std::chrono::milliseconds(3));
+  auto p = Pattern<Ev>::begin("a")
+               .where(Is('a'))
+               .within(std::chrono::seconds(5))
+               .next("b")
+               .where(Is('b'))
+               .within(std::chrono::milliseconds(3));
   EXPECT_EQ(p.getWindowMillis(), 3);
 }
 
@@ -345,7 +349,8 @@ TEST(NfaMalformedTest, MistakesAreNamed) {
             "pattern part 'a': until() applies only to looping parts (oneOrMore, timesOrMore)");
   EXPECT_EQ(message([] { Pattern<Ev>::begin("a").consecutive(); }),
             "pattern part 'a': consecutive() applies only to looping or times parts");
-  EXPECT_EQ(message([] { Pattern<Ev>::begin("a").times(0); }), "pattern part 'a': times(0): the count must be at least 1");
+  EXPECT_EQ(message([] { Pattern<Ev>::begin("a").times(0); }),
+            "pattern part 'a': times(0): the count must be at least 1");
   EXPECT_EQ(message([] { Pattern<Ev>::begin("a").optional().notFollowedBy("n"); }),
             "pattern part 'a': notFollowedBy() after an optional part is not supported: write two patterns, one with "
             "and one without the optional part");

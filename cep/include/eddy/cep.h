@@ -247,8 +247,8 @@ class PatternStream {
   auto select(const OutputTag<TO>& tag, TF timeout_fn, SF select_fn) {
     using OUT = typename internal::SelectOutput<SF, T>::type;
     using Inner = internal::SelectHandler<T, OUT, SF>;
-    return Build<OUT>(internal::TimeoutHandler<T, OUT, TO, Inner, TF>{
-        Inner{{std::move(select_fn)}}, {std::move(timeout_fn)}, tag});
+    return Build<OUT>(
+        internal::TimeoutHandler<T, OUT, TO, Inner, TF>{Inner{{std::move(select_fn)}}, {std::move(timeout_fn)}, tag});
   }
   // flatSelect() with a flat timeout function
   // void(const Match<T>&, int64_t, Collector<TO>&) feeding `tag`.
@@ -259,8 +259,8 @@ class PatternStream {
                   "flatSelect() expects a callable void(const cep::Match<T>&, Collector<OUT>&); "
                   "for a generic lambda write flatSelect<OUT>(...)");
     using Inner = internal::FlatSelectHandler<T, O, SF>;
-    return Build<O>(internal::TimeoutHandler<T, O, TO, Inner, TF>{
-        Inner{{std::move(select_fn)}}, {std::move(timeout_fn)}, tag});
+    return Build<O>(
+        internal::TimeoutHandler<T, O, TO, Inner, TF>{Inner{{std::move(select_fn)}}, {std::move(timeout_fn)}, tag});
   }
 
  private:

@@ -69,11 +69,11 @@ using Condition = std::function<bool(const T&, Context<T>&)>;
 
 // Which events may lie between two matched events.
 enum class ConsumingStrategy {
-  kStrict,                   // next(): none
-  kSkipTillNext,             // followedBy(): any that do not match
-  kSkipTillAny,              // followedByAny(): any, and matching ones branch
-  kNotNext,                  // notNext()
-  kNotFollow,                // notFollowedBy()
+  kStrict,        // next(): none
+  kSkipTillNext,  // followedBy(): any that do not match
+  kSkipTillAny,   // followedByAny(): any, and matching ones branch
+  kNotNext,       // notNext()
+  kNotFollow,     // notFollowedBy()
 };
 
 // What happens to the other partial matches once a match is emitted.
@@ -126,9 +126,7 @@ struct PatternPart {
   bool greedy = false;
   std::optional<int64_t> within_ms;
 
-  bool isNot() const {
-    return consuming == ConsumingStrategy::kNotNext || consuming == ConsumingStrategy::kNotFollow;
-  }
+  bool isNot() const { return consuming == ConsumingStrategy::kNotNext || consuming == ConsumingStrategy::kNotFollow; }
 };
 
 template <class T>
@@ -137,8 +135,7 @@ class Pattern {
   using ValueType = T;
 
   // The first part of a pattern.
-  static Pattern begin(const std::string& name,
-                       AfterMatchSkipStrategy skip = AfterMatchSkipStrategy::noSkip()) {
+  static Pattern begin(const std::string& name, AfterMatchSkipStrategy skip = AfterMatchSkipStrategy::noSkip()) {
     Pattern p(std::move(skip));
     p.Append(name, ConsumingStrategy::kSkipTillNext);
     return p;
@@ -325,7 +322,8 @@ class Pattern {
   }
   Pattern ThenNot(const std::string& name, ConsumingStrategy consuming, const char* what) const {
     if (parts_.back().optional) {
-      Fail(std::string(what) + "() after an optional part is not supported: write two patterns, one with "
+      Fail(std::string(what) +
+           "() after an optional part is not supported: write two patterns, one with "
            "and one without the optional part");
     }
     return Then(name, consuming);

@@ -77,9 +77,8 @@ class CepOperator final : public eddy::internal::OneInputOperator<IN, OUT>,
     backend_ = ctx.keyed_state_backend();
     key_.Bind(backend_);
     timers_ = std::make_unique<eddy::internal::InternalTimerService>(
-        backend_, &ctx, [this](const eddy::internal::InternalTimer& timer, eddy::internal::TimeDomainKind domain) {
-          OnTimer(domain);
-        });
+        backend_, &ctx,
+        [this](const eddy::internal::InternalTimer&, eddy::internal::TimeDomainKind domain) { OnTimer(domain); });
     state_ = &eddy::internal::GetValueState(*backend_, ValueStateDescriptor<KeyNfaState<IN>>("cep-nfa"));
     handler_.Open(ctx);
   }
@@ -154,8 +153,9 @@ class CepOperator final : public eddy::internal::OneInputOperator<IN, OUT>,
     const int64_t window = nfa_.window_ms();
     if (!started || window <= 0) return;
     // Wakes the key when the new partial match times out.
-    const int64_t deadline =
-        timestamp > std::numeric_limits<int64_t>::max() - window ? std::numeric_limits<int64_t>::max() : timestamp + window;
+    const int64_t deadline = timestamp > std::numeric_limits<int64_t>::max() - window
+                                 ? std::numeric_limits<int64_t>::max()
+                                 : timestamp + window;
     if (processing_time_) {
       timers_->RegisterProcessingTimeTimer(deadline);
     } else {

@@ -308,8 +308,8 @@ class Nfa {
                      [](const ComputationState& a, const ComputationState& b) { return StartKey(a) < StartKey(b); });
   }
 
-  void EmitMatches(KeyNfaState<T>& s, std::vector<ComputationState> potential,
-                   std::vector<ComputationState>& partials, MatchCollector<T>& out) const {
+  void EmitMatches(KeyNfaState<T>& s, std::vector<ComputationState> potential, std::vector<ComputationState>& partials,
+                   MatchCollector<T>& out) const {
     if (!skip_.isSkipStrategy()) {
       SortByStart(potential);
       for (const ComputationState& m : potential) {
@@ -347,9 +347,12 @@ class Nfa {
     using Kind = AfterMatchSkipStrategy::Kind;
     const auto path = Path(s, node);  // (state, event) in event order
     switch (skip_.kind()) {
-      case Kind::kNoSkip: return std::nullopt;
-      case Kind::kSkipToNext: return Pruning{path.front().second, true};
-      case Kind::kSkipPastLastEvent: return Pruning{path.back().second, true};
+      case Kind::kNoSkip:
+        return std::nullopt;
+      case Kind::kSkipToNext:
+        return Pruning{path.front().second, true};
+      case Kind::kSkipPastLastEvent:
+        return Pruning{path.back().second, true};
       case Kind::kSkipToFirst:
       case Kind::kSkipToLast: {
         std::optional<int64_t> found;

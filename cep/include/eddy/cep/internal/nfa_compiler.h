@@ -158,8 +158,8 @@ class NfaCompiler {
     return CreateSingletonState(last, proceed, take, IgnoreCondition(p.consuming), p.optional);
   }
 
-  int CreateSingletonState(int sink, int proceed, const Condition<T>& take,
-                           const std::optional<Condition<T>>& ignore, bool optional) {
+  int CreateSingletonState(int sink, int proceed, const Condition<T>& take, const std::optional<Condition<T>>& ignore,
+                           bool optional) {
     const Part& p = current();
     const int state = CreateState(p.name, StateType::kNormal);
     const int taken_sink = CopyWithoutTransitiveNots(sink);
@@ -237,7 +237,8 @@ class NfaCompiler {
       const Part& previous = parts_[static_cast<size_t>(i - 1)];
       if (!previous.optional && previous.consuming != ConsumingStrategy::kNotFollow) break;
       --i;
-      if (previous.consuming == ConsumingStrategy::kNotFollow) conditions.emplace_back(previous.condition, previous.name);
+      if (previous.consuming == ConsumingStrategy::kNotFollow)
+        conditions.emplace_back(previous.condition, previous.name);
     }
     return conditions;
   }
@@ -284,9 +285,12 @@ class NfaCompiler {
   // condition (relaxed) or always (non-deterministic relaxed).
   std::optional<Condition<T>> IgnoreCondition(ConsumingStrategy strategy) const {
     switch (strategy) {
-      case ConsumingStrategy::kSkipTillNext: return P::Not(current().condition);
-      case ConsumingStrategy::kSkipTillAny: return Condition<T>{};
-      default: return std::nullopt;
+      case ConsumingStrategy::kSkipTillNext:
+        return P::Not(current().condition);
+      case ConsumingStrategy::kSkipTillAny:
+        return Condition<T>{};
+      default:
+        return std::nullopt;
     }
   }
   std::optional<Condition<T>> ExtendWithUntil(std::optional<Condition<T>> condition, const Condition<T>& until) const {
