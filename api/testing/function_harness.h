@@ -125,6 +125,12 @@ inline std::vector<OperatorStateSnapshot> Redistribute(const std::vector<Operato
 // told nothing.
 template <class F>
 class FunctionHarness {
+  // Overloads for unevaluated use only: the record type IN of a sink's
+  // SinkFunction<IN> base, void for a function without one.
+  template <class IN>
+  static IN SinkInput(const SinkFunction<IN>*);
+  static void SinkInput(const void*);
+
  public:
   FunctionHarness(F function, int subtask = 0, int parallelism = 1, const OperatorStateSnapshot* restored = nullptr)
       : function_(std::move(function)), runtime_(subtask, parallelism) {
@@ -141,8 +147,12 @@ class FunctionHarness {
   F& function() { return function_; }
   FakeRuntimeContext& runtime() { return runtime_; }
 
-  // Hands each of `records` to the sink's invoke(), in order.
-  template <class T>
+  // The record type of a SinkFunction (void for other functions).
+  using SinkRecord = decltype(SinkInput(static_cast<F*>(nullptr)));
+
+  // Hands each of `records` to the sink's invoke(), in order. The default type
+  // lets a braced list of records through.
+  template <class T = SinkRecord>
   void Write(const std::vector<T>& records) {
     for (const T& record : records) function_.invoke(record);
   }

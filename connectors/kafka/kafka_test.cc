@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/testing/function_harness.h"
 #include "connectors/kafka/kafka_testing.h"
 #include "eddy/checkpoint.h"
 #include "eddy/connectors/kafka.h"
@@ -36,65 +37,12 @@ namespace {
 
 using eddy::connectors::kafka_testing::MockCluster;
 using eddy::connectors::kafka_testing::Record;
-using Snapshot = std::vector<eddy::internal::OperatorStateList>;
+using Snapshot = eddy::testing::OperatorStateSnapshot;
+using eddy::testing::Redistribute;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAreArray;
 using Clock = std::chrono::steady_clock;
-
-class FakeRuntimeContext : public eddy::RuntimeContext {
- public:
-  FakeRuntimeContext(int subtask, int parallelism) : subtask_(subtask), parallelism_(parallelism) {}
-  const std::string& getTaskName() const override { return name_; }
-  const std::string& getJobId() const override { return name_; }
-  int getIndexOfThisSubtask() const override { return subtask_; }
-  int getNumberOfParallelSubtasks() const override { return parallelism_; }
-  int getMaxNumberOfParallelSubtasks() const override { return 128; }
-  int getAttemptNumber() const override { return 0; }
-  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
-  eddy::MetricGroup metrics_;
-
- protected:
-  eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string& name) override {
-    throw std::logic_error("no keyed state here: " + name);
-  }
-
- private:
-  int subtask_;
-  int parallelism_;
-  std::string name_ = "kafka-test";
-};
-
-// Operator state of `old` subtasks as `parallelism` new ones receive it: split
-// lists cut into even contiguous parts, union lists whole to everyone.
-std::vector<Snapshot> Redistribute(const std::vector<Snapshot>& old, int parallelism) {
-  std::map<std::string, eddy::internal::OperatorStateList> merged;
-  for (const Snapshot& subtask : old) {
-    for (const auto& list : subtask) {
-      auto& m = merged[list.name];
-      m.name = list.name;
-      m.mode = list.mode;
-      m.elements.insert(m.elements.end(), list.elements.begin(), list.elements.end());
-    }
-  }
-  std::vector<Snapshot> out(static_cast<size_t>(parallelism));
-  for (const auto& [name, list] : merged) {
-    const size_t n = list.elements.size();
-    for (int i = 0; i < parallelism; ++i) {
-      eddy::internal::OperatorStateList part{name, list.mode, {}};
-      if (list.mode == eddy::internal::OperatorStateMode::kUnion) {
-        part.elements = list.elements;
-      } else {
-        const size_t begin = n * static_cast<size_t>(i) / static_cast<size_t>(parallelism);
-        const size_t end = n * static_cast<size_t>(i + 1) / static_cast<size_t>(parallelism);
-        part.elements.assign(list.elements.begin() + static_cast<std::ptrdiff_t>(begin),
-                             list.elements.begin() + static_cast<std::ptrdiff_t>(end));
-      }
-      out[static_cast<size_t>(i)].push_back(std::move(part));
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // Source harness.
@@ -190,38 +138,19 @@ class RecordingContext final : public eddy::SourceFunction<std::string>::SourceC
   Clock::time_point deadline_;
 };
 
-// One source subtask, opened like a task opens it.
-class SourceHarness {
+// One source subtask, opened like a task opens it and closed when it goes.
+class SourceHarness : public eddy::testing::FunctionHarness<eddy::connectors::KafkaSource<std::string>> {
  public:
-  SourceHarness(const eddy::connectors::KafkaSource<std::string>& source, int subtask, int parallelism,
-                const Snapshot* restored = nullptr)
-      : source_(source), runtime_(subtask, parallelism) {
-    if (restored != nullptr) store_.SetRestored(*restored);
-    source_.setRuntimeContext(&runtime_);
-    eddy::FunctionInitializationContext init(&store_);
-    source_.initializeState(init);
-    source_.open(runtime_);
-  }
-  ~SourceHarness() { source_.close(); }
+  using FunctionHarness::FunctionHarness;
+  ~SourceHarness() { Close(); }
 
   // Runs the source as `plan` says; a snapshot due after the end is taken then.
   std::unique_ptr<RecordingContext> Run(Plan plan = {}) {
     auto ctx = std::make_unique<RecordingContext>(plan, [this] { return Checkpoint(1); });
-    source_.run(*ctx);
+    function().run(*ctx);
     ctx->TakeSnapshotIfDue();
     return ctx;
   }
-  Snapshot Checkpoint(int64_t id) {
-    source_.snapshotState(eddy::FunctionSnapshotContext(id, 0));
-    return store_.Snapshot();
-  }
-  void Complete(int64_t id) { source_.notifyCheckpointComplete(id); }
-  eddy::MetricGroup& metrics() { return runtime_.metrics_; }
-
- private:
-  eddy::connectors::KafkaSource<std::string> source_;
-  FakeRuntimeContext runtime_;
-  eddy::OperatorStateStore store_;
 };
 
 eddy::connectors::KafkaSourceBuilder<std::string> SourceBuilder(const MockCluster& cluster, const std::string& topic) {
@@ -567,7 +496,7 @@ TEST(KafkaSourceTest, DeserializerFailureFailsWithItsPositionOrIsSkippedAndCount
     if (tag.rfind("garbage", 0) != 0) expected.push_back(tag);
   }
   EXPECT_THAT(Sorted(ctx->emitted), ElementsAreArray(Sorted(expected)));
-  EXPECT_EQ(h.metrics().counter("numSkippedRecords").getCount(), 2);
+  EXPECT_EQ(h.runtime().Count("numSkippedRecords"), 2);
 }
 
 TEST(KafkaSourceTest, UnreachableBrokersFailWithinTheMetadataTimeoutNamingThem) {
@@ -611,32 +540,7 @@ TEST(KafkaSourceTest, MissingTopicIsNamed) {
 // One sink subtask, opened like a task opens it; destroying it without
 // Close() is a crash.
 template <class T>
-class SinkHarness {
- public:
-  SinkHarness(const eddy::connectors::KafkaSink<T>& sink, int subtask, int parallelism, const Snapshot* restored = nullptr)
-      : sink_(sink), runtime_(subtask, parallelism) {
-    if (restored != nullptr) store_.SetRestored(*restored);
-    sink_.setRuntimeContext(&runtime_);
-    eddy::FunctionInitializationContext init(&store_);
-    sink_.initializeState(init);
-    sink_.open(runtime_);
-  }
-  void Write(const std::vector<T>& values) {
-    for (const T& v : values) sink_.invoke(v);
-  }
-  Snapshot Checkpoint(int64_t id) {
-    sink_.snapshotState(eddy::FunctionSnapshotContext(id, 0));
-    return store_.Snapshot();
-  }
-  void Complete(int64_t id) { sink_.notifyCheckpointComplete(id); }
-  void Finish() { sink_.finish(); }
-  void Close() { sink_.close(); }
-
- private:
-  eddy::connectors::KafkaSink<T> sink_;
-  FakeRuntimeContext runtime_;
-  eddy::OperatorStateStore store_;
-};
+using SinkHarness = eddy::testing::FunctionHarness<eddy::connectors::KafkaSink<T>>;
 
 std::vector<int64_t> Range(int64_t begin, int64_t end) {
   std::vector<int64_t> out;
