@@ -28,8 +28,7 @@ Pattern<LoginEvent> FailurePattern(const LoginFailOptions& options) {
 
 }  // namespace
 
-eddy::DataStream<std::string> LoginFailDetectCep(eddy::DataStream<LoginEvent> logins,
-                                                 const LoginFailOptions& options) {
+eddy::DataStream<std::string> LoginFailDetectCep(eddy::DataStream<LoginEvent> logins, const LoginFailOptions& options) {
   if (options.fails < 2) throw std::invalid_argument("LoginFailDetectCep: --fails must be at least 2");
   const int fails = options.fails;
   return CEP::pattern(logins.keyBy([](const LoginEvent& e) { return e.user_id; }), FailurePattern(options))

@@ -78,15 +78,33 @@ std::vector<UserBehavior> GenerateUserBehavior(int64_t count, uint64_t seed) {
 }
 
 std::vector<ApacheLogEvent> GenerateApacheLogs(int64_t count, uint64_t seed) {
-  static constexpr std::array<const char*, 24> kPages = {
-      "/presentations/", "/blog/tags/puppet?flav=rss20", "/projects/xdotool/", "/articles/dynamic-dns-with-dhcp/",
-      "/blog/geekery/", "/reset.css", "/projects/", "/blog/", "/articles/ppp-over-ssh/", "/about/",
-      "/presentations/logstash-puppetconf-2012/", "/projects/grok/", "/blog/tags/ruby", "/misc/",
-      "/projects/fex/", "/articles/", "/blog/geekery/xvfb-firefox.html", "/projects/xdotool/xdotool.xhtml",
-      "/search?q=logstash", "/blog/tags/firefox?flav=rss20", "/files/", "/talks/", "/contact/", "/"};
+  static constexpr std::array<const char*, 24> kPages = {"/presentations/",
+                                                         "/blog/tags/puppet?flav=rss20",
+                                                         "/projects/xdotool/",
+                                                         "/articles/dynamic-dns-with-dhcp/",
+                                                         "/blog/geekery/",
+                                                         "/reset.css",
+                                                         "/projects/",
+                                                         "/blog/",
+                                                         "/articles/ppp-over-ssh/",
+                                                         "/about/",
+                                                         "/presentations/logstash-puppetconf-2012/",
+                                                         "/projects/grok/",
+                                                         "/blog/tags/ruby",
+                                                         "/misc/",
+                                                         "/projects/fex/",
+                                                         "/articles/",
+                                                         "/blog/geekery/xvfb-firefox.html",
+                                                         "/projects/xdotool/xdotool.xhtml",
+                                                         "/search?q=logstash",
+                                                         "/blog/tags/firefox?flav=rss20",
+                                                         "/files/",
+                                                         "/talks/",
+                                                         "/contact/",
+                                                         "/"};
   static constexpr std::array<const char*, 6> kStatic = {"/images/jordan-80.png", "/favicon.ico",
-                                                         "/style2.css", "/images/web/2009/banner.png",
-                                                         "/js/jquery.js", "/images/googledotcom.png"};
+                                                         "/style2.css",           "/images/web/2009/banner.png",
+                                                         "/js/jquery.js",         "/images/googledotcom.png"};
   static constexpr std::array<const char*, 3> kMethods = {"GET", "POST", "HEAD"};
   Random random = StreamFor(seed, 2);
   std::vector<ApacheLogEvent> events;
@@ -99,13 +117,13 @@ std::vector<ApacheLogEvent> GenerateApacheLogs(int64_t count, uint64_t seed) {
     e.timestamp = (1431857100 + i / 3) * kSecond;
     const double m = random.Uniform();
     e.method = kMethods[m < 0.9 ? 0 : m < 0.97 ? 1 : 2];
-    e.url = random.Uniform() < 0.2 ? random.Pick(kStatic)
-                                   : kPages[static_cast<size_t>(random.Skewed(kPages.size(), 2.5))];
+    e.url =
+        random.Uniform() < 0.2 ? random.Pick(kStatic) : kPages[static_cast<size_t>(random.Skewed(kPages.size(), 2.5))];
     events.push_back(e);
     const double d = random.Uniform();
-    delays.push_back(d < 0.95    ? random.Below(2) * kSecond               // within the 1 s bound
-                     : d < 0.98  ? (2 + random.Below(49)) * kSecond        // late, within allowed lateness
-                     : d < 0.995 ? (60 + random.Below(241)) * kSecond      // too late for some windows
+    delays.push_back(d < 0.95    ? random.Below(2) * kSecond              // within the 1 s bound
+                     : d < 0.98  ? (2 + random.Below(49)) * kSecond       // late, within allowed lateness
+                     : d < 0.995 ? (60 + random.Below(241)) * kSecond     // too late for some windows
                                  : (700 + random.Below(201)) * kSecond);  // too late for every window
   }
   return InArrivalOrder(std::move(events), delays);
@@ -208,8 +226,8 @@ std::vector<OrderEvent> GenerateOrders(int64_t orders, uint64_t seed) {
       continue;
     }
     add({id, "create", "", created});
-    const int64_t paid_after_s = outcome < 0.75   ? 1 + random.Below(899)     // in time
-                                 : outcome < 0.78 ? 900                       // exactly at the deadline: too late
+    const int64_t paid_after_s = outcome < 0.75   ? 1 + random.Below(899)    // in time
+                                 : outcome < 0.78 ? 900                      // exactly at the deadline: too late
                                  : outcome < 0.85 ? 901 + random.Below(900)  // too late
                                                   : -1;                      // never
     if (paid_after_s > 0) add({id, "pay", tx, created + paid_after_s * kSecond});

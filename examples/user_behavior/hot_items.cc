@@ -36,8 +36,7 @@ class RankItems : public eddy::KeyedProcessFunction<int64_t, ItemViewCount, std:
     const std::string window_end = std::to_string(ctx.getCurrentKey());
     int rank = 0;
     for (const auto& [item, count] : TopN(std::move(views), static_cast<size_t>(top_))) {
-      out.collect(window_end + "," + std::to_string(++rank) + "," + std::to_string(item) + "," +
-                  std::to_string(count));
+      out.collect(window_end + "," + std::to_string(++rank) + "," + std::to_string(item) + "," + std::to_string(count));
     }
   }
 

@@ -149,21 +149,21 @@ class RankPages : public eddy::KeyedProcessFunction<int64_t, UrlViewCount, std::
 
 HotPagesResults HotPages(eddy::DataStream<ApacheLogEvent> logs, const HotPagesOptions& options) {
   const eddy::OutputTag<PageVisit> late_tag("late-visits");
-  auto counts =
-      logs.process([](const ApacheLogEvent& e, eddy::ProcessFunction<ApacheLogEvent, PageVisit>::Context& ctx,
-                      eddy::Collector<PageVisit>& out) {
-            if (IsPage(e.url)) out.collect(PageVisit{e.url, e.timestamp, ctx.timerService().currentWatermark()});
-          })
-          .setParallelism(1)
-          .name("page visits")
-          .uid("hot-pages-visits")
-          .keyBy([](const PageVisit& v) { return v.url; })
-          .window(eddy::SlidingEventTimeWindows::of(options.size, options.slide))
-          .allowedLateness(options.allowed_lateness)
-          .sideOutputLateData(late_tag)
-          .aggregate(CountVisits(), ToUrlViewCount())
-          .name("visits per page and window")
-          .uid("hot-pages-count");
+  auto counts = logs.process([](const ApacheLogEvent& e, eddy::ProcessFunction<ApacheLogEvent, PageVisit>::Context& ctx,
+                                eddy::Collector<PageVisit>& out) {
+                      if (IsPage(e.url))
+                        out.collect(PageVisit{e.url, e.timestamp, ctx.timerService().currentWatermark()});
+                    })
+                    .setParallelism(1)
+                    .name("page visits")
+                    .uid("hot-pages-visits")
+                    .keyBy([](const PageVisit& v) { return v.url; })
+                    .window(eddy::SlidingEventTimeWindows::of(options.size, options.slide))
+                    .allowedLateness(options.allowed_lateness)
+                    .sideOutputLateData(late_tag)
+                    .aggregate(CountVisits(), ToUrlViewCount())
+                    .name("visits per page and window")
+                    .uid("hot-pages-count");
   auto late = counts.getSideOutput(late_tag)
                   .map([](const PageVisit& v) { return std::to_string(v.timestamp) + "," + v.url; })
                   .name("late visits")

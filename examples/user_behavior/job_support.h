@@ -3,6 +3,9 @@
 // ranking, and writing named result streams.
 #pragma once
 
+#include <absl/status/statusor.h>
+#include <eddy/eddy.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -15,9 +18,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <absl/status/statusor.h>
-#include <eddy/eddy.h>
 
 #include "generators.h"
 #include "records.h"
@@ -82,8 +82,8 @@ class ParseOrSkip : public eddy::RichFlatMapFunction<std::string, T> {
 // Watermarks trail the largest timestamp by --out-of-orderness-ms (default:
 // the generator's bound) and are emitted after every record that raises them.
 template <class T>
-eddy::SingleOutputStreamOperator<T> ReadEvents(eddy::StreamExecutionEnvironment& env,
-                                               const eddy::ParameterTool& args, const DataSet<T>& data_set);
+eddy::SingleOutputStreamOperator<T> ReadEvents(eddy::StreamExecutionEnvironment& env, const eddy::ParameterTool& args,
+                                               const DataSet<T>& data_set);
 
 // Ranks (name, count) pairs: larger counts first, ties by name; at most `n`.
 template <class Name>
@@ -140,8 +140,8 @@ class PunctuatedBoundedOutOfOrderness : public eddy::WatermarkGenerator<T> {
 };
 
 template <class T>
-eddy::SingleOutputStreamOperator<T> ReadEvents(eddy::StreamExecutionEnvironment& env,
-                                               const eddy::ParameterTool& args, const DataSet<T>& data_set) {
+eddy::SingleOutputStreamOperator<T> ReadEvents(eddy::StreamExecutionEnvironment& env, const eddy::ParameterTool& args,
+                                               const DataSet<T>& data_set) {
   std::optional<eddy::SingleOutputStreamOperator<T>> records;
   if (args.has("input")) {
     records = env.readTextFile(args.get("input"))
@@ -162,12 +162,12 @@ eddy::SingleOutputStreamOperator<T> ReadEvents(eddy::StreamExecutionEnvironment&
                   .uid(data_set.name + "-generator");
   }
   const int64_t bound = args.getLong("out-of-orderness-ms", data_set.max_delay_ms);
-  if (bound < 0) throw std::invalid_argument("--out-of-orderness-ms must not be negative, got " + std::to_string(bound));
+  if (bound < 0)
+    throw std::invalid_argument("--out-of-orderness-ms must not be negative, got " + std::to_string(bound));
   return records
-      ->assignTimestampsAndWatermarks(
-          eddy::WatermarkStrategy<T>::forGenerator([bound] {
-            return std::make_unique<PunctuatedBoundedOutOfOrderness<T>>(bound);
-          }).withTimestampAssigner([](const T& r, int64_t) { return r.timestamp; }))
+      ->assignTimestampsAndWatermarks(eddy::WatermarkStrategy<T>::forGenerator([bound] {
+                                        return std::make_unique<PunctuatedBoundedOutOfOrderness<T>>(bound);
+                                      }).withTimestampAssigner([](const T& r, int64_t) { return r.timestamp; }))
       .setParallelism(1)
       .name("event time")
       .uid(data_set.name + "-event-time");

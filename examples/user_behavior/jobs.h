@@ -8,11 +8,11 @@
 // clicks come first in a day, depend on the order alone.
 #pragma once
 
+#include <eddy/eddy.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
-
-#include <eddy/eddy.h>
 
 #include "records.h"
 
@@ -108,8 +108,7 @@ struct LoginFailOptions {
 };
 eddy::DataStream<std::string> LoginFailDetect(eddy::DataStream<LoginEvent> logins, const LoginFailOptions& options);
 // The same with a CEP pattern: begin/next for two failures, times(n).consecutive() for more.
-eddy::DataStream<std::string> LoginFailDetectCep(eddy::DataStream<LoginEvent> logins,
-                                                 const LoginFailOptions& options);
+eddy::DataStream<std::string> LoginFailDetectCep(eddy::DataStream<LoginEvent> logins, const LoginFailOptions& options);
 
 // ---- OrderTimeout: orders paid in time, and orders that were not ----
 // An order created at c and paid at p with c < p < c + timeout is matched:

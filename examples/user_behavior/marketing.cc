@@ -40,7 +40,8 @@ using UserAd = std::pair<int64_t, int64_t>;
 // the watermark is past every click of that day.
 class BlacklistFilter : public eddy::KeyedProcessFunction<UserAd, AdClickEvent, AdClickEvent> {
  public:
-  BlacklistFilter(int64_t max_clicks, eddy::OutputTag<std::string> tag) : max_clicks_(max_clicks), tag_(std::move(tag)) {}
+  BlacklistFilter(int64_t max_clicks, eddy::OutputTag<std::string> tag)
+      : max_clicks_(max_clicks), tag_(std::move(tag)) {}
   void processElement(const AdClickEvent& click, Context& ctx, eddy::Collector<AdClickEvent>& out) override {
     const int64_t day = click.timestamp / kMillisPerDay;
     auto& clicks = Clicks();
@@ -51,8 +52,8 @@ class BlacklistFilter : public eddy::KeyedProcessFunction<UserAd, AdClickEvent, 
     if (count <= max_clicks_) {
       out.collect(click);
     } else if (count == max_clicks_ + 1) {
-      ctx.output(tag_, std::to_string(click.user_id) + "," + std::to_string(click.ad_id) + "," +
-                           UtcDate(click.timestamp));
+      ctx.output(tag_,
+                 std::to_string(click.user_id) + "," + std::to_string(click.ad_id) + "," + UtcDate(click.timestamp));
     }
   }
   void onTimer(int64_t midnight, OnTimerContext&, eddy::Collector<AdClickEvent>&) override {
@@ -97,17 +98,16 @@ AdClickResults AdClickStatistics(eddy::DataStream<AdClickEvent> clicks, const Ad
                       .process(BlacklistFilter(options.max_clicks_per_day, blacklist_tag))
                       .name("blacklist filter")
                       .uid("ad-click-blacklist");
-  auto by_province =
-      filtered.keyBy([](const AdClickEvent& c) { return c.province; })
-          .window(eddy::SlidingEventTimeWindows::of(options.window.size, options.window.slide))
-          .aggregate(CountAggregate<AdClickEvent>(), WithWindowEnd<std::string, ProvinceCount>())
-          .name("clicks per province and window")
-          .uid("ad-click-by-province")
-          .map([](const ProvinceCount& c) {
-            return std::to_string(c.window_end) + "," + c.province + "," + std::to_string(c.count);
-          })
-          .name("province lines")
-          .uid("ad-click-province-lines");
+  auto by_province = filtered.keyBy([](const AdClickEvent& c) { return c.province; })
+                         .window(eddy::SlidingEventTimeWindows::of(options.window.size, options.window.slide))
+                         .aggregate(CountAggregate<AdClickEvent>(), WithWindowEnd<std::string, ProvinceCount>())
+                         .name("clicks per province and window")
+                         .uid("ad-click-by-province")
+                         .map([](const ProvinceCount& c) {
+                           return std::to_string(c.window_end) + "," + c.province + "," + std::to_string(c.count);
+                         })
+                         .name("province lines")
+                         .uid("ad-click-province-lines");
   return {by_province, filtered.getSideOutput(blacklist_tag)};
 }
 

@@ -65,7 +65,9 @@ class MatchPayments : public eddy::KeyedProcessFunction<int64_t, OrderEvent, std
   eddy::ValueState<int64_t>& Created() {
     return getRuntimeContext().getState(eddy::ValueStateDescriptor<int64_t>("created"));
   }
-  eddy::ValueState<int64_t>& Paid() { return getRuntimeContext().getState(eddy::ValueStateDescriptor<int64_t>("paid")); }
+  eddy::ValueState<int64_t>& Paid() {
+    return getRuntimeContext().getState(eddy::ValueStateDescriptor<int64_t>("paid"));
+  }
   int64_t timeout_;
   eddy::OutputTag<std::string> tag_;
 };

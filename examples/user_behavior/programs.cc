@@ -20,10 +20,10 @@
 //   LoginFailDetectCep  the same with CEP (--fails 3: times(3))
 //   OrderTimeout        OrderLog.csv      orders-paid, orders-timed-out [--timeout-minutes 15]
 //   OrderTimeoutCep     the same with CEP
+#include <eddy/eddy.h>
+
 #include <chrono>
 #include <string>
-
-#include <eddy/eddy.h>
 
 #include "job_support.h"
 #include "jobs.h"
@@ -95,8 +95,9 @@ EDDY_PROGRAM(AppMarketing, env, args) {
 
 EDDY_PROGRAM(AdClickStatistics, env, args) {
   auto clicks = ReadEvents(env, args, AdClickData());
-  AdClickOptions options{args.getLong("max-clicks", 100),
-                         {Duration<seconds>(args, "window-seconds", 3600), Duration<seconds>(args, "slide-seconds", 5)}};
+  AdClickOptions options{
+      args.getLong("max-clicks", 100),
+      {Duration<seconds>(args, "window-seconds", 3600), Duration<seconds>(args, "slide-seconds", 5)}};
   AdClickResults results = AdClickStatistics(clicks, options);
   WriteResults(results.by_province, args, "ad-clicks");
   WriteResults(results.blacklist, args, "blacklist");

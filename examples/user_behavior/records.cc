@@ -110,19 +110,18 @@ int64_t DigitsAt(std::string_view text, size_t pos, size_t width) {
 // "dd/MM/yyyy:HH:mm:ss" and "+zzzz" to epoch milliseconds.
 absl::StatusOr<int64_t> ApacheTime(std::string_view time, std::string_view zone) {
   const std::string bad_time = "time '" + std::string(time) + "' is not dd/MM/yyyy:HH:mm:ss";
-  if (time.size() != 19 || time[2] != '/' || time[5] != '/' || time[10] != ':' || time[13] != ':' ||
-      time[16] != ':') {
+  if (time.size() != 19 || time[2] != '/' || time[5] != '/' || time[10] != ':' || time[13] != ':' || time[16] != ':') {
     return Invalid(bad_time);
   }
   const int64_t day = DigitsAt(time, 0, 2), month = DigitsAt(time, 3, 2), year = DigitsAt(time, 6, 4);
   const int64_t hour = DigitsAt(time, 11, 2), minute = DigitsAt(time, 14, 2), second = DigitsAt(time, 17, 2);
   if (day < 0 || month < 0 || year < 0 || hour < 0 || minute < 0 || second < 0) return Invalid(bad_time);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
-      minute > 59 || second > 59) {
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 || minute > 59 ||
+      second > 59) {
     return Invalid("time '" + std::string(time) + "' is not a valid date and time");
   }
-  if (zone.size() != 5 || (zone[0] != '+' && zone[0] != '-') || DigitsAt(zone, 1, 4) < 0 ||
-      DigitsAt(zone, 1, 2) > 23 || DigitsAt(zone, 3, 2) > 59) {
+  if (zone.size() != 5 || (zone[0] != '+' && zone[0] != '-') || DigitsAt(zone, 1, 4) < 0 || DigitsAt(zone, 1, 2) > 23 ||
+      DigitsAt(zone, 3, 2) > 59) {
     return Invalid("time zone '" + std::string(zone) + "' is not +HHMM or -HHMM");
   }
   const int64_t offset = (zone[0] == '-' ? -1 : 1) * (DigitsAt(zone, 1, 2) * 60 + DigitsAt(zone, 3, 2)) * 60;

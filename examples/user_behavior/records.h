@@ -7,12 +7,12 @@
 // applies the same rules, so both skip exactly the same lines.
 #pragma once
 
+#include <absl/status/statusor.h>
+#include <eddy/serializer.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <absl/status/statusor.h>
-#include <eddy/serializer.h>
 
 namespace user_behavior {
 

@@ -114,7 +114,10 @@ eddy::DataStream<std::string> UniqueVisitor(eddy::DataStream<UserBehavior> behav
                    .name("visitors (set)")
                    .uid("unique-visitor-exact");
   const int64_t size = options.size.count();
-  auto bloom = views.keyBy([size](const UserBehavior& b) { return eddy::TimeWindow::getWindowStartWithOffset(b.timestamp, 0, size); })
+  auto bloom = views
+                   .keyBy([size](const UserBehavior& b) {
+                     return eddy::TimeWindow::getWindowStartWithOffset(b.timestamp, 0, size);
+                   })
                    .process(BloomCount(size, options.bloom_bits, options.bloom_hashes))
                    .name("visitors (Bloom filter)")
                    .uid("unique-visitor-bloom");

@@ -25,29 +25,29 @@ using testing::EventTimeStream;
 using testing::Results;
 using Lines = std::multiset<std::string>;
 
-using LoginDetector = std::function<eddy::DataStream<std::string>(eddy::DataStream<LoginEvent>,
-                                                                  const LoginFailOptions&)>;
+using LoginDetector =
+    std::function<eddy::DataStream<std::string>(eddy::DataStream<LoginEvent>, const LoginFailOptions&)>;
 
 LoginEvent Login(int64_t user, const char* type, int64_t ms) { return {user, "10.0.0.1", type, ms}; }
 
 // In arrival order; event time sorts each user's logins first.
 const std::vector<LoginEvent>& Logins() {
   static const std::vector<LoginEvent> logins = {
-      Login(1, "fail", 1000), Login(1, "fail", 3000),                             // exactly 2 s apart: no
-      Login(2, "fail", 1000), Login(2, "fail", 2999),                             // 1.999 s: warning
-      Login(3, "fail", 1000), Login(3, "success", 1500), Login(3, "fail", 2000),  // a success between: no
-      Login(4, "fail", 1000), Login(4, "fail", 1500), Login(4, "fail", 2000),     // two overlapping warnings
-      Login(5, "fail", 2000), Login(5, "fail", 1000), Login(5, "success", 1500),  // in event time: a success between
-      Login(6, "fail", 2000), Login(6, "fail", 1000),                             // in event time: 1000 then 2000
-      Login(7, "fail", 1000), Login(7, "fail", 2000), Login(7, "fail", 3000),     // three, 2 s from first to last
-      Login(8, "fail", 1000), Login(8, "fail", 2000), Login(8, "fail", 2900),     // three within 1.9 s
+      Login(1, "fail", 1000), Login(1, "fail", 3000),                                // exactly 2 s apart: no
+      Login(2, "fail", 1000), Login(2, "fail", 2999),                                // 1.999 s: warning
+      Login(3, "fail", 1000), Login(3, "success", 1500), Login(3, "fail", 2000),     // a success between: no
+      Login(4, "fail", 1000), Login(4, "fail", 1500),    Login(4, "fail", 2000),     // two overlapping warnings
+      Login(5, "fail", 2000), Login(5, "fail", 1000),    Login(5, "success", 1500),  // in event time: a success between
+      Login(6, "fail", 2000), Login(6, "fail", 1000),                                // in event time: 1000 then 2000
+      Login(7, "fail", 1000), Login(7, "fail", 2000),    Login(7, "fail", 3000),     // three, 2 s from first to last
+      Login(8, "fail", 1000), Login(8, "fail", 2000),    Login(8, "fail", 2900),     // three within 1.9 s
   };
   return logins;
 }
 
 void CheckLoginFailures(const LoginDetector& detect) {
-  const Lines two = {"2,1000,2999,2", "4,1000,1500,2", "4,1500,2000,2", "6,1000,2000,2", "7,1000,2000,2",
-                     "7,2000,3000,2", "8,1000,2000,2", "8,2000,2900,2"};
+  const Lines two = {"2,1000,2999,2", "4,1000,1500,2", "4,1500,2000,2", "6,1000,2000,2",
+                     "7,1000,2000,2", "7,2000,3000,2", "8,1000,2000,2", "8,2000,2900,2"};
   const Lines three = {"4,1000,2000,3", "8,1000,2900,3"};
   for (int parallelism : {1, 3}) {
     for (int fails : {2, 3}) {
@@ -72,12 +72,12 @@ void CheckOrderTimeouts(const OrderMatcher& match) {
     return OrderEvent{id, type, type == std::string("pay") ? "tx" + std::to_string(id) : "", ms};
   };
   const std::vector<OrderEvent> orders = {
-      order(1, "create", 0),       order(2, "create", 1000),  order(4, "pay", 3000),  // 4: never created
-      order(5, "create", 4000),                                                       // 5: never paid
-      order(3, "pay", 5000),       order(3, "create", 2000),                          // 3: paid first
-      order(6, "create", 6000),    order(1, "pay", 899999),                           // 1: 1 ms before the deadline
-      order(2, "pay", 901000),                                                        // 2: at the deadline
-      order(6, "pay", 2000000),                                                       // 6: long after
+      order(1, "create", 0),    order(2, "create", 1000), order(4, "pay", 3000),  // 4: never created
+      order(5, "create", 4000),                                                   // 5: never paid
+      order(3, "pay", 5000),    order(3, "create", 2000),                         // 3: paid first
+      order(6, "create", 6000), order(1, "pay", 899999),                          // 1: 1 ms before the deadline
+      order(2, "pay", 901000),                                                    // 2: at the deadline
+      order(6, "pay", 2000000),                                                   // 6: long after
   };
   for (int parallelism : {1, 3}) {
     Results::Clear();
@@ -125,9 +125,11 @@ TEST(BloomFilterTest, NeverOvercountsAndMissesNoMoreThanTheBound) {
 
 TEST(UniqueVisitorTest, ExactAndBloomCountsPerHour) {
   const int64_t hour = 3600 * 1000;
-  auto view = [](int64_t user, int64_t ms, const char* behavior = "pv") { return UserBehavior{user, 1, 1, behavior, ms}; };
-  const std::vector<UserBehavior> views = {view(1, 10), view(2, 20), view(3, 30), view(2, 40), view(1, 50),
-                                           view(4, 60, "buy"), view(5, hour + 10), view(5, hour + 20)};
+  auto view = [](int64_t user, int64_t ms, const char* behavior = "pv") {
+    return UserBehavior{user, 1, 1, behavior, ms};
+  };
+  const std::vector<UserBehavior> views = {view(1, 10), view(2, 20),        view(3, 30),        view(2, 40),
+                                           view(1, 50), view(4, 60, "buy"), view(5, hour + 10), view(5, hour + 20)};
   for (int parallelism : {1, 3}) {
     for (int64_t bits : {int64_t{1} << 20, int64_t{1}}) {
       Results::Clear();

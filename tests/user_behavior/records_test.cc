@@ -1,6 +1,8 @@
 // The parsers (what they accept, what they refuse and how they say so) and
 // the generators (deterministic, readable back, and out of order only within
 // their data set's bound).
+#include "records.h"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -10,7 +12,6 @@
 
 #include "generators.h"
 #include "gtest/gtest.h"
-#include "records.h"
 
 namespace user_behavior {
 namespace {

@@ -2,13 +2,13 @@
 // records, and collecting its result lines.
 #pragma once
 
+#include <eddy/eddy.h>
+
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <eddy/eddy.h>
 
 #include "job_support.h"
 
@@ -43,13 +43,11 @@ inline void Collect(eddy::DataStream<std::string> stream, const std::string& nam
 // `records` in this order, from one subtask, with punctuated watermarks
 // `bound_ms` behind the largest timestamp (as ReadEvents gives them).
 template <class T>
-eddy::DataStream<T> EventTimeStream(eddy::StreamExecutionEnvironment& env, std::vector<T> records,
-                                    int64_t bound_ms) {
+eddy::DataStream<T> EventTimeStream(eddy::StreamExecutionEnvironment& env, std::vector<T> records, int64_t bound_ms) {
   return env.fromCollection(std::move(records))
-      .assignTimestampsAndWatermarks(
-          eddy::WatermarkStrategy<T>::forGenerator([bound_ms] {
-            return std::make_unique<PunctuatedBoundedOutOfOrderness<T>>(bound_ms);
-          }).withTimestampAssigner([](const T& r, int64_t) { return r.timestamp; }))
+      .assignTimestampsAndWatermarks(eddy::WatermarkStrategy<T>::forGenerator([bound_ms] {
+                                       return std::make_unique<PunctuatedBoundedOutOfOrderness<T>>(bound_ms);
+                                     }).withTimestampAssigner([](const T& r, int64_t) { return r.timestamp; }))
       .setParallelism(1);
 }
 

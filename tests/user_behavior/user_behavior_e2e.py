@@ -79,8 +79,9 @@ def diff(got, want):
 
 
 def run_job(cluster, library, program, data, extra, output, label):
-    r = cluster.eddy("run", "-p", "2", "-c", program, library, "--input", data, "--output", output, *extra,
-                     timeout=180)
+    """Runs `program` on `data` (None: on its generator source)."""
+    source = ["--input", data] if data else []
+    r = cluster.eddy("run", "-p", "2", "-c", program, library, *source, "--output", output, *extra, timeout=180)
     ok = check(r.returncode == 0, "%s %s finishes" % (program, label), r.describe())
     jid = dist_cluster.JOBID.search(r.stdout)
     return ok, jid.group(1) if jid else None
@@ -128,6 +129,21 @@ def malformed_lines(cluster, library, data, tmp):
         if jid:
             check(e2e.wait_for(lambda: skipped_records(cluster, jid) == skipped, 15),
                   "%s: REST numSkippedRecords is %d (got %s)" % (program, skipped, skipped_records(cluster, jid)))
+    reports = ""
+    for log in glob.glob(os.path.join(cluster.dist, "log", "*")):
+        with open(log, errors="replace") as f:
+            reports += "".join(l for l in f if "skipping malformed line" in l)
+    check("behavior 'click' is not one of pv/buy/cart/fav): '1,2,3,click,1511661600'" in reports,
+          "a TaskManager log names a malformed line and what is wrong with it", reports[-1500:])
+
+
+def generator_source(cluster, library, data, tmp):
+    """Without --input a program generates its data: the same records
+    user-behavior-gen wrote with the same (default) seed and count."""
+    output = os.path.join(tmp, "out", "HotPages-generated")
+    ok, _ = run_job(cluster, library, "HotPages", None, [], output, "(generator source)")
+    if ok:
+        compare("HotPages", "(generator source)", output, reference.hot_pages(os.path.join(data, "apache.log")))
 
 
 def main():
@@ -153,6 +169,7 @@ def main():
                 if ok:
                     compare(program, label, output, ref(os.path.join(data, data_file), **options))
             malformed_lines(cluster, library, data, tmp)
+            generator_source(cluster, library, data, tmp)
     except Exception as e:  # a crash of the test itself is a failure too
         check(False, "the test runs to the end", repr(e))
     finally:
