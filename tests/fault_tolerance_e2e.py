@@ -14,6 +14,9 @@ bin/ scripts, the `eddy` CLI and REST.
    completed checkpoints.
    With AT_LEAST_ONCE and a kill, no window loses a record (some may count
    records twice).
+   CepLoginFail (CEP: two consecutive failed logins within 2 s, per user;
+   partial matches live in keyed state) at -p 2 with a kill: the committed
+   matches equal the ones computed here, none lost or repeated.
 2. Savepoints: WindowTotals (event-time tumbling windows, so open windows hold
    keyed state and event-time timers) runs at -p 4; `eddy stop -p DIR` stops it
    with a savepoint mid-stream. The savepoint directory is moved elsewhere and
@@ -145,6 +148,46 @@ def kills(cluster, jobs, work, backend):
     check(not hidden_files(out), "[%s] no in-progress files are left" % backend, hidden_files(out)[:5])
 
 
+def cep_reference(n, users):
+    """Per user, consecutive failed logins less than 2 s apart (CepLoginFail)."""
+    last = {}
+    lines = collections.Counter()
+    for i in range(n):
+        user, failed, t = i % users, (i * 7919) % 10 < 4, i * 100
+        previous = last.get(user)
+        if failed and previous is not None and previous[0] and t - previous[1] < 2000:
+            lines["%d,%d,%d" % (user, previous[1], t)] += 1
+        last[user] = (failed, t)
+    return lines
+
+
+def cep(cluster, jobs, work):
+    """CEP state (partial matches in keyed state) through a TaskManager kill."""
+    n, users = 16000, 7
+    want = cep_reference(n, users)
+    out = os.path.join(work, "cep")
+    jid = cluster.submit("CepLoginFail", [jobs, "--n", str(n), "--users", str(users), "--rate", "2000",
+                                          "--output", out], 2)
+    if not jid:
+        return
+    if not check(wait_for(lambda: cluster.completed_checkpoints(jid) >= 2, 60),
+                 "[cep] the job runs and completes checkpoints"):
+        return
+    pid = cluster.kill_busy_taskmanager()
+    check(pid is not None, "[cep] kill -9 a TaskManager running the job")
+    check(cluster.wait_running(jid, 60), "[cep] the job runs again")
+    r = cluster.script("taskmanager.sh", "start")
+    check(r.returncode == 0 and cluster.wait_taskmanagers(2), "[cep] a replacement registers", r.describe())
+    check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 120) and cluster.state(jid) == "FINISHED",
+          "[cep] the job with a kill finishes (state %s)" % cluster.state(jid))
+    status, exceptions = rest(cluster.rest_port, "/jobs/%s/exceptions" % jid)
+    check(len((exceptions or {}).get("exceptionHistory", {}).get("entries", [])) >= 1,
+          "[cep] the failure is in the exception history")
+    got = committed(out)
+    check(got == want, "[cep] after a kill and restore, no match is lost or duplicated (%d matches)" %
+          sum(want.values()), diff(got, want))
+
+
 def at_least_once(cluster, jobs, work):
     """AT_LEAST_ONCE: barriers are not aligned, so after a restore records that
     overtook a barrier are counted again. Nothing is lost: every window of the
@@ -274,7 +317,7 @@ def main():
     parser.add_argument("--cmake", default="cmake")
     parser.add_argument("--cxx", default="")
     parser.add_argument("--test-jobs", required=True)
-    parser.add_argument("--scenarios", default="kills,savepoints", help="comma-separated subset to run")
+    parser.add_argument("--scenarios", default="kills,cep,savepoints", help="comma-separated subset to run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-ft-e2e-"))
@@ -290,6 +333,8 @@ def main():
             for backend in ("hashmap", "rocksdb"):
                 kills(cluster, args.test_jobs, work, backend)
             at_least_once(cluster, args.test_jobs, work)
+        if "cep" in args.scenarios:
+            cep(cluster, args.test_jobs, work)
         savepoint = savepoints(cluster, args.test_jobs, work) if "savepoints" in args.scenarios else None
         if savepoint:
             bad_input(cluster, args.test_jobs, os.path.join(dist, "examples", "libeddy-examples.so"), work,

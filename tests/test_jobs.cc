@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include <eddy/cep.h>
 #include <eddy/eddy.h>
 
 #include "running_totals.h"
@@ -97,4 +98,43 @@ EDDY_PROGRAM(WindowTotals, env, args) {
       .sinkTo(eddy::FileSink::forRowFormat(args.getRequired("output")))
       .uid("sink");
   env.execute("Window totals");
+}
+
+namespace {
+struct Login {
+  int64_t user = 0;
+  bool failed = false;
+  int64_t time = 0;  // ms
+};
+EDDY_FIELDS(Login, user, failed, time);
+}  // namespace
+
+// CEP under failures: n logins, login i by user i % users at event time
+// i * 100 ms, failed when (i * 7919) % 10 < 4; per user, two consecutive
+// failed logins less than 2 s apart are a match, written as
+// "user,first_time,second_time" by the exactly-once file sink.
+EDDY_PROGRAM(CepLoginFail, env, args) {
+  const int64_t n = args.getLong("n", 20000);
+  const int64_t users = args.getLong("users", 7);
+  env.enableCheckpointing(args.getLong("interval", 300));
+  auto logins =
+      env.addSource(eddy::DataGeneratorSource<Login>(
+                        [users](int64_t i) { return Login{i % users, (i * 7919) % 10 < 4, i * 100}; }, n,
+                        eddy::RateLimiterStrategy::perSecond(static_cast<double>(args.getLong("rate", 2000)))),
+                    "logins")
+          .setParallelism(1)
+          .assignTimestampsAndWatermarks(eddy::WatermarkStrategy<Login>::forMonotonousTimestamps().withTimestampAssigner(
+              [](const Login& l, int64_t) { return l.time; }));
+  auto pattern = eddy::cep::Pattern<Login>::begin("first")
+                     .where([](const Login& l) { return l.failed; })
+                     .next("second")
+                     .where([](const Login& l) { return l.failed; })
+                     .within(std::chrono::seconds(2));
+  eddy::cep::CEP::pattern(logins.keyBy([](const Login& l) { return l.user; }), pattern)
+      .select([](const eddy::cep::Match<Login>& m) {
+        return std::to_string(m.at("first").front().user) + "," + std::to_string(m.at("first").front().time) + "," +
+               std::to_string(m.at("second").front().time);
+      })
+      .sinkTo(eddy::FileSink::forRowFormat(args.getRequired("output")));
+  env.execute("CEP login fail");
 }
