@@ -190,11 +190,13 @@ class AuctionCountOfWindow : public eddy::ProcessWindowFunction<CountAcc, Q5Resu
 
 // Keyed by window end: keeps the auctions with the highest count of the
 // window and emits them once the watermark passes the window, when every
-// auction's count has arrived.
+// auction's count has arrived. A result depends on every count of its window,
+// so it carries the newest creation time of them all.
 class HottestOfWindow : public eddy::KeyedProcessFunction<int64_t, Q5Result, Q5Result> {
  public:
   void open(eddy::RuntimeContext& ctx) override {
     best_ = &ctx.getListState(eddy::ListStateDescriptor<Q5Result>("q5-hottest"));
+    newest_ = &ctx.getState(eddy::ValueStateDescriptor<int64_t>("q5-newest-event"));
   }
   void processElement(const Q5Result& r, Context& ctx, eddy::Collector<Q5Result>&) override {
     std::vector<Q5Result> best = best_->get();
@@ -204,14 +206,21 @@ class HottestOfWindow : public eddy::KeyedProcessFunction<int64_t, Q5Result, Q5R
     } else if (r.num == best.front().num) {
       best_->add(r);
     }
+    newest_->update(Newest(newest_->value().value_or(0), r.created_us));
   }
   void onTimer(int64_t, OnTimerContext&, eddy::Collector<Q5Result>& out) override {
-    for (const Q5Result& r : best_->get()) out.collect(r);
+    const int64_t newest = newest_->value().value_or(0);
+    for (Q5Result r : best_->get()) {
+      r.created_us = newest;
+      out.collect(r);
+    }
     best_->clear();
+    newest_->clear();
   }
 
  private:
   eddy::ListState<Q5Result>* best_ = nullptr;
+  eddy::ValueState<int64_t>* newest_ = nullptr;
 };
 
 // ---- q7 ----
