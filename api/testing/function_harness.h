@@ -132,7 +132,8 @@ class FunctionHarness {
   static void SinkInput(const void*);
 
  public:
-  FunctionHarness(F function, int subtask = 0, int parallelism = 1, const OperatorStateSnapshot* restored = nullptr)
+  explicit FunctionHarness(F function, int subtask = 0, int parallelism = 1,
+                           const OperatorStateSnapshot* restored = nullptr)
       : function_(std::move(function)), runtime_(subtask, parallelism) {
     if (restored != nullptr) store_.SetRestored(*restored);
     if constexpr (kRich) function_.setRuntimeContext(&runtime_);

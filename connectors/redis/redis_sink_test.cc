@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/testing/function_harness.h"
 #include "eddy/checkpoint.h"
 #include "eddy/connectors/redis.h"
 #include "eddy/eddy.h"
@@ -177,50 +178,16 @@ class RedisServer {
 
 // ---- Driving a sink as a task does ----
 
-class FakeRuntimeContext : public eddy::RuntimeContext {
- public:
-  const std::string& getTaskName() const override { return name_; }
-  const std::string& getJobId() const override { return name_; }
-  int getIndexOfThisSubtask() const override { return 0; }
-  int getNumberOfParallelSubtasks() const override { return 1; }
-  int getMaxNumberOfParallelSubtasks() const override { return 128; }
-  int getAttemptNumber() const override { return 0; }
-  eddy::MetricGroup& getMetricGroup() override { return metrics_; }
-  int64_t Count(const std::string& counter) { return metrics_.counter(counter).getCount(); }
-
- protected:
-  eddy::internal::KeyedStateBackend& RequireKeyedBackend(const std::string& name) override {
-    throw std::logic_error("no keyed state in a sink: " + name);
-  }
-
- private:
-  std::string name_ = "harness";
-  eddy::MetricGroup metrics_;
-};
-
-// One sink instance, copied and opened the way the runtime does it.
+// One sink instance, copied and opened the way the runtime does it, as
+// subtask 0 of 1.
 template <class T>
-class SinkHarness {
- public:
-  explicit SinkHarness(const RedisSink<T>& sink) : sink_(sink) {
-    sink_.setRuntimeContext(&runtime_);
-    eddy::FunctionInitializationContext init(&store_);
-    sink_.initializeState(init);
-    sink_.open(runtime_);
-  }
-  void Write(const std::vector<T>& records) {
-    for (const T& r : records) sink_.invoke(r);
-  }
-  void Checkpoint(int64_t id) { sink_.snapshotState(eddy::FunctionSnapshotContext(id, 1000 * id)); }
-  void Finish() { sink_.finish(); }
-  void Close() { sink_.close(); }
-  int64_t Commands() { return runtime_.Count("numRedisCommands"); }
+using SinkHarness = eddy::testing::FunctionHarness<RedisSink<T>>;
 
- private:
-  RedisSink<T> sink_;
-  FakeRuntimeContext runtime_;
-  eddy::OperatorStateStore store_;
-};
+// The Redis commands `harness`'s sink sent.
+template <class T>
+int64_t Commands(SinkHarness<T>& harness) {
+  return harness.runtime().Count("numRedisCommands");
+}
 
 RedisConfig ConfigFor(int port, int batch_size = 100) {
   RedisConfig config;
@@ -283,7 +250,7 @@ TEST_F(RedisSinkTest, EachCommandWritesWhatAReferenceComputationPredicts) {
     harness.Write(views);
     harness.Finish();
     harness.Close();
-    commands.push_back(harness.Commands());
+    commands.push_back(Commands(harness));
   }
 
   // The reference: what each command leaves, by plain loops.
@@ -353,11 +320,11 @@ TEST_F(RedisSinkTest, RecordsAreInRedisOnceSnapshotStateReturns) {
   harness.Write(first);
   // Queued in the pipeline, not yet sent: Redis has none of them.
   EXPECT_EQ(client.Integer({"DBSIZE"}), 0);
-  EXPECT_EQ(harness.Commands(), 0);
+  EXPECT_EQ(Commands(harness), 0);
   harness.Checkpoint(1);
   EXPECT_EQ(client.Integer({"DBSIZE"}), 25);
   for (int i : first) EXPECT_EQ(client.Get("k" + std::to_string(i)), "v" + std::to_string(i));
-  EXPECT_EQ(harness.Commands(), 25);
+  EXPECT_EQ(Commands(harness), 25);
 
   // Later records wait for the next checkpoint; earlier ones stay.
   harness.Write(std::vector<int>{25, 26});
@@ -383,7 +350,7 @@ TEST_F(RedisSinkTest, FullBatchesAreSentAndCheckedAndFinishSendsTheRest) {
   EXPECT_EQ(present, (std::vector<std::string>{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}));
   harness.Finish();
   EXPECT_EQ(client.Integer({"DBSIZE"}), 10);
-  EXPECT_EQ(harness.Commands(), 10);
+  EXPECT_EQ(Commands(harness), 10);
   harness.Close();
 }
 
