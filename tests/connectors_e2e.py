@@ -50,21 +50,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "connectors", "redis"))
 sys.path.insert(0, os.path.join(HERE, "..", "connectors", "postgres"))
 import dist_cluster  # noqa: E402
 import e2e_support as e2e  # noqa: E402
-from dist_cluster import check, failures  # noqa: E402
+from dist_cluster import check, committed, diff, failures, totals_reference  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
-
-
-def totals_lines(n, keys):
-    """The "key,count,sum" line of every record, computed directly."""
-    lines = collections.Counter()
-    count, total = {}, {}
-    for i in range(n):
-        k = i % keys
-        count[k] = count.get(k, 0) + 1
-        total[k] = total.get(k, 0) + i
-        lines["%d,%d,%d" % (k, count[k], total[k])] += 1
-    return lines
 
 
 def final_totals(n, keys):
@@ -153,7 +141,7 @@ class PreparedWatcher:
 
 def postgres(cluster, jobs, work):
     n, keys, rate = 12000, 11, 2000
-    want = totals_lines(n, keys)
+    want = totals_reference(n, keys)
     with PostgresServer() as server:
         server.query("CREATE TABLE totals (k bigint, cnt bigint, total bigint)")
         common = [jobs, "--n", str(n), "--keys", str(keys), "--rate", str(rate), "--interval", "300",
@@ -237,7 +225,7 @@ def kafka_input(mock, n, keys, bad=()):
 
 def kafka(cluster, jobs, work):
     n, keys, rate = 8000, 11, 800
-    want = totals_lines(n, keys)
+    want = totals_reference(n, keys)
 
     def run(guarantee, kill, extra_conf=()):
         mock = KafkaMock(cluster)
@@ -319,8 +307,8 @@ def kafka_bad_records(cluster, jobs, work):
             check(cluster.wait_state(jid, ("FINISHED", "FAILED"), 60) and cluster.state(jid) == "FINISHED",
                   "[kafka] skip mode: the job finishes")
             got = mock.output()
-            check(got == totals_lines(n, keys), "[kafka] skip mode: the good records give the reference",
-                  diff(got, totals_lines(n, keys)))
+            check(got == totals_reference(n, keys), "[kafka] skip mode: the good records give the reference",
+                  diff(got, totals_reference(n, keys)))
         argv[argv.index("skip")] = "fail"
         jid = cluster.submit("KafkaTotals", argv, 1)
         if jid:
@@ -362,26 +350,12 @@ def files(cluster, jobs, work):
         drop(i)
         time.sleep(0.1)
 
-    def committed():
-        lines = collections.Counter()
-        for root, _, names in os.walk(out):
-            for name in names:
-                if name.startswith("part-"):
-                    with open(os.path.join(root, name)) as f:
-                        lines.update(f.read().splitlines())
-        return lines
-    e2e.wait_for(lambda: sum(committed().values()) >= sum(want.values()), 60)
+    e2e.wait_for(lambda: sum(committed(out).values()) >= sum(want.values()), 60)
     time.sleep(1)  # a few more checkpoints: nothing more may appear
-    got = committed()
+    got = committed(out)
     check(got == want, "[files] every line of the %d files is committed exactly once" % 25, diff(got, want))
     r = cluster.eddy("cancel", jid)
     check(r.returncode == 0, "[files] the watching job is cancelled", r.describe())
-
-
-def diff(got, want):
-    extra, missing = got - want, want - got
-    return "%d extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
-                                           sum(missing.values()), list(missing.items())[:5])
 
 
 def unreachable(cluster, jobs, work):

@@ -4,6 +4,7 @@ stopped with the bin/ scripts, driven with the `eddy` CLI and REST; plus the
 ok/FAIL checks the scripts print.
 """
 
+import collections
 import glob
 import os
 import re
@@ -22,6 +23,35 @@ def check(cond, what, detail=""):
         if detail:
             print("    " + str(detail).replace("\n", "\n    "), flush=True)
     return cond
+
+
+def totals_reference(n, keys):
+    """The "key,count,sum" line RunningTotals emits for every one of n records
+    (i % keys, i), computed directly."""
+    lines = collections.Counter()
+    count, total = {}, {}
+    for i in range(n):
+        k = i % keys
+        count[k] = count.get(k, 0) + 1
+        total[k] = total.get(k, 0) + i
+        lines["%d,%d,%d" % (k, count[k], total[k])] += 1
+    return lines
+
+
+def committed(out_dir):
+    """The lines of every committed part file under out_dir, as a multiset."""
+    lines = collections.Counter()
+    for path in glob.glob(os.path.join(out_dir, "**", "part-*"), recursive=True):
+        with open(path) as f:
+            lines.update(line.rstrip("\n") for line in f)
+    return lines
+
+
+def diff(got, want):
+    """What differs between two multisets of lines, briefly."""
+    extra, missing = got - want, want - got
+    return "%d lines extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
+                                                 sum(missing.values()), list(missing.items())[:5])
 
 
 def pid_listening_on(port):

@@ -42,7 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dist_cluster  # noqa: E402
 import e2e_support as e2e  # noqa: E402
-from dist_cluster import check, failures  # noqa: E402
+from dist_cluster import check, committed, diff, failures, totals_reference  # noqa: E402
 
 SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 free_port = e2e.free_port
@@ -53,17 +53,6 @@ rest = e2e.rest_get
 
 # ---------------------------------------------------------------- references
 
-def totals_reference(n, keys):
-    lines = collections.Counter()
-    count, total = {}, {}
-    for i in range(n):
-        k = i % keys
-        count[k] = count.get(k, 0) + 1
-        total[k] = total.get(k, 0) + i
-        lines["%d,%d,%d" % (k, count[k], total[k])] += 1
-    return lines
-
-
 def windows_reference(n, keys):
     windows = {}
     for i in range(n):
@@ -73,22 +62,8 @@ def windows_reference(n, keys):
     return collections.Counter("%d,%d,%d,%d" % (k, e, c, s) for (k, e), (c, s) in windows.items())
 
 
-def committed(out_dir):
-    lines = collections.Counter()
-    for path in glob.glob(os.path.join(out_dir, "**", "part-*"), recursive=True):
-        with open(path) as f:
-            lines.update(line.rstrip("\n") for line in f)
-    return lines
-
-
 def hidden_files(out_dir):
     return [p for p in glob.glob(os.path.join(out_dir, "**", ".*"), recursive=True)]
-
-
-def diff(got, want):
-    extra, missing = got - want, want - got
-    return "%d lines extra %s, %d missing %s" % (sum(extra.values()), list(extra.items())[:5],
-                                                 sum(missing.values()), list(missing.items())[:5])
 
 
 # ---------------------------------------------------------------- scenarios
