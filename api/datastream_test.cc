@@ -1512,3 +1512,14 @@ TEST(DataStreamTest, LargeKeyedJobWithRecordsSpanningBuffers) {
 
 }  // namespace
 }  // namespace eddy_datastream_test
+
+TEST(ParameterToolTest, NegativeNumbersAreValuesAndFlagsAreTrue) {
+  const eddy::ParameterTool args =
+      eddy::ParameterTool::fromArgs({"--events", "-3", "--scale", "-1.5e3", "--verbose", "-n", "7", "--last"});
+  EXPECT_EQ(args.getLong("events", 0), -3);
+  EXPECT_EQ(args.get("scale"), "-1.5e3");
+  EXPECT_EQ(args.get("verbose"), "true");
+  EXPECT_EQ(args.getLong("n", 0), 7);
+  EXPECT_EQ(args.get("last"), "true");
+  EXPECT_THROW(eddy::ParameterTool::fromArgs({"-5"}), std::invalid_argument);
+}

@@ -29,6 +29,14 @@ void SetContextEnvironment(StreamExecutionEnvironment* env) { t_context_env = en
 
 // ---- ParameterTool ----
 
+namespace {
+// "-3" and "-1.5e3" are values, not keys.
+bool IsNumber(const std::string& text) {
+  double ignored = 0;
+  return absl::SimpleAtod(text, &ignored);
+}
+}  // namespace
+
 ParameterTool ParameterTool::fromArgs(const std::vector<std::string>& args) {
   ParameterTool tool;
   tool.args_ = args;
@@ -37,7 +45,7 @@ ParameterTool ParameterTool::fromArgs(const std::vector<std::string>& args) {
     std::string key;
     if (a.rfind("--", 0) == 0) {
       key = a.substr(2);
-    } else if (a.size() > 1 && a[0] == '-' && !absl::SimpleAtod(a, nullptr)) {
+    } else if (a.size() > 1 && a[0] == '-' && !IsNumber(a)) {
       key = a.substr(1);
     } else {
       throw std::invalid_argument("program argument '" + a +
@@ -47,7 +55,7 @@ ParameterTool ParameterTool::fromArgs(const std::vector<std::string>& args) {
     bool next_is_value = i + 1 < args.size() &&
                          !(args[i + 1].rfind("--", 0) == 0) &&
                          !(args[i + 1].size() > 1 && args[i + 1][0] == '-' &&
-                           !absl::SimpleAtod(args[i + 1], nullptr));
+                           !IsNumber(args[i + 1]));
     if (next_is_value) {
       tool.values_[key] = args[++i];
     } else {
