@@ -5,6 +5,9 @@
 //   [--out-of-order-ms D]
 //
 // prints "query=q5 events=1000000 results=N seconds=S events_per_second=E".
+// With --print it prints the results instead, one per line as the file sink
+// writes them (created_us is 0): what run_nexmark.py --check compares the
+// engine's output with.
 #include <eddy/eddy.h>
 
 #include <chrono>
@@ -19,14 +22,22 @@
 
 namespace {
 
-using Runner = std::function<int64_t(const nexmark::GeneratorConfig&)>;
+using Runner = std::function<int64_t(const nexmark::GeneratorConfig&, bool print)>;
 
-// Runs `reference` and returns how many results it emitted.
+// Runs `reference` and returns how many results it emitted; prints them if asked.
 template <class R>
 Runner Counting(void (*reference)(const nexmark::GeneratorConfig&, const nexmark::Emit<R>&)) {
-  return [reference](const nexmark::GeneratorConfig& config) {
+  return [reference](const nexmark::GeneratorConfig& config, bool print) {
     int64_t results = 0;
-    reference(config, [&results](const R&) { ++results; });
+    std::string line;
+    reference(config, [&](const R& result) {
+      ++results;
+      if (!print) return;
+      line.clear();
+      eddy::AppendToString(line, result);
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    });
     return results;
   };
 }
@@ -47,7 +58,9 @@ int main(int argc, char** argv) {
     if (it == queries.end()) throw std::invalid_argument("unknown query '" + query + "' (q0-q5, q7, q8, q11, q12)");
     const nexmark::GeneratorConfig config = nexmark::GeneratorConfig::FromArgs(args);
     const auto start = std::chrono::steady_clock::now();
-    const int64_t results = it->second(config);
+    const bool print = args.has("print");
+    const int64_t results = it->second(config, print);
+    if (print) return 0;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf(
         "query=%s events=%lld results=%lld seconds=%.3f "

@@ -25,9 +25,16 @@ them (so windows are not flushed by the end of the input); it reports
 p50/p99/p99.9.
 
   bench/nexmark/run_nexmark.py --build build [--events N] [--quick] [--latency]
+
+--check runs every query instead on the same cluster with --output and
+compares what the file sink committed with nexmark_reference --print over
+the same events (creation times left out): as multisets, q4 by the final
+average of each category (with every count 1..n seen), q12 by each bidder's
+total. It prints ok/FAIL per query and exits 1 on any difference.
 """
 
 import argparse
+import collections
 import glob
 import os
 import re
@@ -191,6 +198,71 @@ def run_query(cluster, tm_pid, library, query, backend, args, stats_dir, extra_a
             "p50": p50, "p99": p99, "p999": p999, "rss": peak_rss_mb(tm_pid)}
 
 
+CREATED = re.compile(r", created_us=\d+")
+
+
+def result_lines(lines):
+    """Result lines without their creation times, as a multiset."""
+    return collections.Counter(CREATED.sub("", line) for line in lines if line)
+
+
+def fields(line):
+    """'nexmark::Q4Result{category=11, closed=2, ...}' -> {'category': '11', ...}"""
+    body = line[line.index("{") + 1:line.rindex("}")]
+    return dict(part.split("=", 1) for part in body.split(", "))
+
+
+def comparable(query, lines, updates=False):
+    """What must be equal between the engine's and the reference's results.
+    `updates`: q4's lines are every running update (the engine), not only the
+    final average of each category (the reference)."""
+    if query == "q4":
+        # Running averages: the last update per category, and its counts 1..n.
+        by_category = collections.defaultdict(list)
+        for line in lines:
+            by_category[fields(line)["category"]].append(line)
+        final = collections.Counter()
+        for category, category_lines in by_category.items():
+            counts = sorted(int(fields(u)["closed"]) for u in category_lines)
+            last = max(category_lines, key=lambda u: int(fields(u)["closed"]))
+            final[(last, not updates or counts == list(range(1, len(counts) + 1)))] += 1
+        return final
+    if query == "q12":
+        totals = collections.Counter()
+        for line in lines:
+            f = fields(line)
+            totals[f["bidder"]] += int(f["bidCount"])
+        return totals
+    return collections.Counter(lines)
+
+
+def check_queries(cluster, build, library, queries, events, time_rate, parallelism, tmp):
+    """Runs each query on the cluster with --output; compares with the reference."""
+    failed = []
+    common = ["--events", str(events), "--time-rate", str(time_rate), "--linger-ms", "1500", "--q12-window-ms", "500"]
+    for q in queries:
+        out = os.path.join(tmp, "check-" + q)
+        r = cluster.eddy("run", "-p", str(parallelism), "-c", "Nexmark" + q.upper(), library, "--output", out,
+                         *common, timeout=600)
+        engine = collections.Counter()
+        for path in glob.glob(os.path.join(out, "**", "part-*"), recursive=True):
+            with open(path) as f:
+                engine.update(result_lines(f.read().splitlines()))
+        ref = subprocess.run([os.path.join(build, "bench", "nexmark", "nexmark_reference"), "--query", q, "--print",
+                              *common], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+        want = result_lines(ref.stdout.splitlines())
+        got_c = comparable(q, list(engine.elements()), updates=True)
+        want_c = comparable(q, list(want.elements()))
+        ok = r.returncode == 0 and ref.returncode == 0 and len(want) > 0 and got_c == want_c
+        print("%s %s -p %d: %d results, equal to the reference" % ("ok  " if ok else "FAIL", q, parallelism,
+                                                                     sum(engine.values())), flush=True)
+        if not ok:
+            failed.append(q)
+            print("    run: %s\n    extra %s\n    missing %s" % (r.describe()[-800:], list((got_c - want_c).items())[:3],
+                                                              list((want_c - got_c).items())[:3]), flush=True)
+    return failed
+
+
 def fmt_rate(v):
     if v != v:
         return "-"
@@ -216,6 +288,8 @@ def main():
     parser.add_argument("--checkpoint-interval-ms", type=int, default=10_000)
     parser.add_argument("--latency", action="store_true", help="also run q0 and q5 at half their maximum rate")
     parser.add_argument("--latency-seconds", type=int, default=30)
+    parser.add_argument("--check", action="store_true",
+                        help="check every query's results against the reference instead of measuring")
     parser.add_argument("--quick", action="store_true",
                         help="300 000 events, checkpoints every second, 5 s latency runs (under 2 minutes)")
     args = parser.parse_args()
@@ -247,6 +321,13 @@ def main():
         tm_pid = dist_cluster.pid_listening_on(tm["dataPort"])
         if tm_pid is None:
             raise SystemExit("cannot find the TaskManager's process")
+        if args.check:
+            failed = check_queries(cluster, build, library, queries, args.events, args.time_rate, args.parallelism,
+                                   tmp)
+            print("%d of %d queries differ from the reference" % (len(failed), len(queries)), flush=True)
+            if failed:
+                raise SystemExit(1)
+            return
         stats_dir = os.path.join(tmp, "stats")
         print("%d events per query, parallelism %d, 1 TaskManager (2 slots), exactly-once checkpoints every %d ms"
               % (args.events, args.parallelism, args.checkpoint_interval_ms), flush=True)
