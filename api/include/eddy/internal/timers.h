@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <set>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <tuple>
 
+#include "absl/container/flat_hash_set.h"
 #include "eddy/internal/runtime_interfaces.h"
 #include "eddy/state.h"
 
@@ -46,6 +48,58 @@ struct TimerOrder {
   }
 };
 
+// Hashing and equality of TimerViews, for the index of registered timers.
+struct TimerViewHash {
+  size_t operator()(const TimerView& v) const {
+    size_t h = std::hash<std::string_view>()(v.key);
+    h = h * 1000003 ^ std::hash<std::string_view>()(v.name_space);
+    h = h * 1000003 ^ std::hash<int64_t>()(v.timestamp);
+    return h;
+  }
+};
+struct TimerViewEq {
+  bool operator()(const TimerView& a, const TimerView& b) const {
+    return a.timestamp == b.timestamp && a.key_group == b.key_group && a.key == b.key && a.name_space == b.name_space;
+  }
+};
+
+// Timers of one domain: ordered by time for firing, and indexed by hash so
+// that registering a timer that exists (a window re-registers its end timer
+// for every element) costs one hash lookup instead of a walk down a tree of
+// string comparisons among the many timers that share a timestamp.
+class TimerQueue {
+ public:
+  bool empty() const { return ordered_.empty(); }
+  size_t size() const { return ordered_.size(); }
+  const InternalTimer& top() const { return *ordered_.begin(); }
+  bool contains(const TimerView& v) const { return index_.contains(v); }
+  const std::set<InternalTimer, TimerOrder>& ordered() const { return ordered_; }
+
+  // Adds a timer; false if it was there already.
+  bool insert(InternalTimer timer) {
+    if (index_.contains(TimerOrder::View(timer))) return false;
+    auto it = ordered_.insert(std::move(timer)).first;
+    index_.insert(TimerOrder::View(*it));  // views into the set's node: stable
+    return true;
+  }
+  void erase(const TimerView& v) {
+    auto found = index_.find(v);
+    if (found == index_.end()) return;
+    index_.erase(found);
+    ordered_.erase(ordered_.find(v));
+  }
+  // Removes and returns the earliest timer.
+  InternalTimer pop() {
+    auto node = ordered_.extract(ordered_.begin());
+    index_.erase(TimerOrder::View(node.value()));
+    return std::move(node.value());
+  }
+
+ private:
+  std::set<InternalTimer, TimerOrder> ordered_;
+  absl::flat_hash_set<TimerView, TimerViewHash, TimerViewEq> index_;
+};
+
 enum class TimeDomainKind { kEventTime, kProcessingTime };
 
 // Timers are kept with the keyed state: the service registers with the
@@ -59,7 +113,7 @@ class InternalTimerService final : public KeyGroupedState {
   InternalTimerService(KeyedStateBackend* backend, OperatorContext* context, Trigger trigger)
       : backend_(backend), context_(context), trigger_(std::move(trigger)) {
     backend_->RegisterKeyGroupedState("_timers", this);
-    if (!processing_.empty()) ScheduleProcessingTime(processing_.begin()->timestamp);
+    if (!processing_.empty()) ScheduleProcessingTime(processing_.top().timestamp);
   }
 
   // Entry key: domain byte, timestamp (8 bytes big-endian), varint key size,
@@ -67,9 +121,9 @@ class InternalTimerService final : public KeyGroupedState {
   void SnapshotInto(std::vector<std::string>& per_slot) const override {
     std::string key;
     const int start = backend_->key_group_range().start;
-    for (const auto* set : {&event_, &processing_}) {
-      const char domain = set == &event_ ? 'e' : 'p';
-      for (const InternalTimer& t : *set) {
+    for (const TimerQueue* queue : {&event_, &processing_}) {
+      const char domain = queue == &event_ ? 'e' : 'p';
+      for (const InternalTimer& t : queue->ordered()) {
         key.clear();
         key.push_back(domain);
         for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((static_cast<uint64_t>(t.timestamp) >> shift) & 0xff));
@@ -102,30 +156,25 @@ class InternalTimerService final : public KeyGroupedState {
   // Timers for the backend's current key and `name_space`.
   void RegisterEventTimeTimer(int64_t time, std::string_view name_space = {}) {
     TimerView v = Current(time, name_space);
-    if (event_.find(v) == event_.end()) event_.insert(Materialize(v));
+    if (!event_.contains(v)) event_.insert(Materialize(v));
   }
-  void DeleteEventTimeTimer(int64_t time, std::string_view name_space = {}) {
-    auto it = event_.find(Current(time, name_space));
-    if (it != event_.end()) event_.erase(it);
-  }
+  void DeleteEventTimeTimer(int64_t time, std::string_view name_space = {}) { event_.erase(Current(time, name_space)); }
   void RegisterProcessingTimeTimer(int64_t time, std::string_view name_space = {}) {
     TimerView v = Current(time, name_space);
-    if (processing_.find(v) != processing_.end()) return;
-    bool earliest = processing_.empty() || time < processing_.begin()->timestamp;
+    if (processing_.contains(v)) return;
+    bool earliest = processing_.empty() || time < processing_.top().timestamp;
     processing_.insert(Materialize(v));
     if (earliest) ScheduleProcessingTime(time);
   }
   void DeleteProcessingTimeTimer(int64_t time, std::string_view name_space = {}) {
-    auto it = processing_.find(Current(time, name_space));
-    if (it != processing_.end()) processing_.erase(it);
+    processing_.erase(Current(time, name_space));
   }
 
   // Fires every event-time timer at or before `watermark`, in time order.
   void AdvanceWatermark(int64_t watermark) {
     watermark_ = watermark;
-    while (!event_.empty() && event_.begin()->timestamp <= watermark) {
-      InternalTimer timer = *event_.begin();
-      event_.erase(event_.begin());
+    while (!event_.empty() && event_.top().timestamp <= watermark) {
+      InternalTimer timer = event_.pop();
       Fire(timer, TimeDomainKind::kEventTime);
     }
   }
@@ -155,20 +204,19 @@ class InternalTimerService final : public KeyGroupedState {
     context_->RegisterProcessingTimer(time, [this](int64_t now) { OnProcessingTime(now); });
   }
   void OnProcessingTime(int64_t now) {
-    while (!processing_.empty() && processing_.begin()->timestamp <= now) {
-      InternalTimer timer = *processing_.begin();
-      processing_.erase(processing_.begin());
+    while (!processing_.empty() && processing_.top().timestamp <= now) {
+      InternalTimer timer = processing_.pop();
       Fire(timer, TimeDomainKind::kProcessingTime);
     }
-    if (!processing_.empty()) ScheduleProcessingTime(processing_.begin()->timestamp);
+    if (!processing_.empty()) ScheduleProcessingTime(processing_.top().timestamp);
   }
 
   KeyedStateBackend* backend_;
   OperatorContext* context_;
   Trigger trigger_;
   int64_t watermark_ = kNoTimestamp;
-  std::set<InternalTimer, TimerOrder> event_;
-  std::set<InternalTimer, TimerOrder> processing_;
+  TimerQueue event_;
+  TimerQueue processing_;
 };
 
 }  // namespace eddy::internal
