@@ -197,6 +197,41 @@ TEST(CepJobTest, LateEventsGoToTheLateDataSideOutput) {
   EXPECT_EQ(TakeOutput(), (Strings{"M u 1000 2500", "late 1500"}));
 }
 
+// u1 fails at 0, 100 and 200 and then falls silent; the watermark goes to
+// 500 (all three are fed), then to 1150; u2 fails at 3000 and 3100; the
+// input ends.
+class SilentKeySource : public eddy::SourceFunction<Login> {
+ public:
+  void run(SourceContext& ctx) override {
+    for (int64_t t : {0, 100, 200}) ctx.collectWithTimestamp({"u1", "fail", t}, t);
+    ctx.emitWatermark(500);
+    ctx.emitWatermark(1150);
+    for (int64_t t : {3000, 3100}) ctx.collectWithTimestamp({"u2", "fail", t}, t);
+  }
+};
+
+TEST(CepJobTest, OverlappingPartialMatchesOfASilentKeyEachTimeOutWhenTheWatermarkPassesThem) {
+  eddy::StreamExecutionEnvironment env;
+  env.setParallelism(1);
+  auto pattern = Pattern<Login>::begin("fail")
+                     .where(IsFail)
+                     .followedBy("success")
+                     .where([](const Login& l) { return l.type == "success"; })
+                     .within(std::chrono::seconds(1));
+  eddy::OutputTag<std::string> timeouts("timeouts");
+  auto matches =
+      CEP::pattern(env.addSource(SilentKeySource()).keyBy(ByUser()), pattern)
+          .select(timeouts, ShowTimeout, [](const Match<Login>&) { return std::string("unexpected match"); });
+  matches.addSink(Record);
+  matches.getSideOutput(timeouts).addSink(Record);
+  env.execute("cep timeouts of a silent key");
+  // No success ever comes, so every fail times out 1 s after it: u1's 0 and
+  // 100 when the watermark reaches 1150, its 200 (no later u1 record wakes
+  // the key: only its timer does) and u2's when the input ends.
+  EXPECT_EQ(TakeOutput(),
+            (Strings{"T u1 0 1000", "T u1 100 1100", "T u1 200 1200", "T u2 3000 4000", "T u2 3100 4100"}));
+}
+
 TEST(CepJobTest, NonKeyedPatternSeesTheWholeStream) {
   eddy::StreamExecutionEnvironment env;
   env.setParallelism(3);

@@ -7,11 +7,14 @@
 // matches as ordered input. Records at or behind the watermark are late: they
 // go to the late-data side output if one is set, else they are dropped.
 // Processing time: records are fed at once, stamped with the wall clock.
-// Either way, a partial match that started at t times out at t + within().
+// Either way, a partial match that started at t times out at t + within():
+// a key has at most one window timer, at its earliest such deadline, and
+// re-arms it for the next one when it fires.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -92,6 +95,7 @@ class CepOperator final : public eddy::internal::OneInputOperator<IN, OUT>,
       output_timestamp_ = now;
       nfa_.AdvanceTime(s, now, *this);
       Feed(s, value, now);
+      ArmWindowTimer(s);
       Store(s);
       return;
     }
@@ -111,7 +115,9 @@ class CepOperator final : public eddy::internal::OneInputOperator<IN, OUT>,
     // A key with pending records always has a timer: one is set when the
     // first arrives, and OnTimer sets the next while some remain.
     if (s.pending.empty()) timers_->RegisterEventTimeTimer(watermark + 1);
-    s.pending[timestamp].push_back(value);
+    const auto at = std::upper_bound(s.pending.begin(), s.pending.end(), timestamp,
+                                     [](int64_t t, const std::pair<int64_t, IN>& e) { return t < e.first; });
+    s.pending.emplace(at, timestamp, value);
     Store(s);
   }
 
@@ -126,41 +132,55 @@ class CepOperator final : public eddy::internal::OneInputOperator<IN, OUT>,
     KeyNfaState<IN>& s = Load();
     if (domain == eddy::internal::TimeDomainKind::kProcessingTime) {
       const int64_t now = context_->CurrentProcessingTime();
+      ForgetWindowTimerIfDue(s, now);
       output_timestamp_ = now;
       nfa_.AdvanceTime(s, now, *this);
+      ArmWindowTimer(s);
       Store(s);
       return;
     }
     const int64_t watermark = timers_->current_watermark();
-    while (!s.pending.empty() && s.pending.begin()->first <= watermark) {
-      auto entry = s.pending.extract(s.pending.begin());
-      const int64_t timestamp = entry.key();
+    ForgetWindowTimerIfDue(s, watermark);
+    size_t fed = 0;
+    while (fed < s.pending.size() && s.pending[fed].first <= watermark) {
+      const int64_t timestamp = s.pending[fed].first;
       output_timestamp_ = timestamp;
       nfa_.AdvanceTime(s, timestamp, *this);
-      for (const IN& event : entry.mapped()) Feed(s, event, timestamp);
+      for (; fed < s.pending.size() && s.pending[fed].first == timestamp; ++fed) {
+        Feed(s, s.pending[fed].second, timestamp);
+      }
     }
+    s.pending.erase(s.pending.begin(), s.pending.begin() + static_cast<std::ptrdiff_t>(fed));
     output_timestamp_ = watermark;
     nfa_.AdvanceTime(s, watermark, *this);
     if (!s.pending.empty() && watermark != eddy::internal::kMaxWatermark) {
       timers_->RegisterEventTimeTimer(watermark + 1);
     }
+    ArmWindowTimer(s);
     Store(s);
   }
 
   void Feed(KeyNfaState<IN>& s, const IN& event, int64_t timestamp) {
     output_timestamp_ = timestamp;
-    const bool started = nfa_.Process(s, event, timestamp, context_->CurrentProcessingTime(), *this);
-    const int64_t window = nfa_.window_ms();
-    if (!started || window <= 0) return;
-    // Wakes the key when the new partial match times out.
-    const int64_t deadline = timestamp > std::numeric_limits<int64_t>::max() - window
-                                 ? std::numeric_limits<int64_t>::max()
-                                 : timestamp + window;
+    nfa_.Process(s, event, timestamp, context_->CurrentProcessingTime(), *this);
+  }
+
+  // The key's window timer has fired (or fires in this same pass) once time
+  // reaches its deadline.
+  static void ForgetWindowTimerIfDue(KeyNfaState<IN>& s, int64_t time) {
+    if (s.window_timer != kNoDeadline && s.window_timer <= time) s.window_timer = kNoDeadline;
+  }
+  // Wakes the key when its earliest partial match times out. Deadlines only
+  // grow as events come in time order, so a registered timer is never late.
+  void ArmWindowTimer(KeyNfaState<IN>& s) {
+    const int64_t deadline = nfa_.NextDeadline(s);
+    if (deadline == kNoDeadline || (s.window_timer != kNoDeadline && s.window_timer <= deadline)) return;
     if (processing_time_) {
       timers_->RegisterProcessingTimeTimer(deadline);
     } else {
       timers_->RegisterEventTimeTimer(deadline);
     }
+    s.window_timer = deadline;
   }
 
   // The current key's NFA state, created on first use and modified in place.

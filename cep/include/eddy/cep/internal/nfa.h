@@ -29,6 +29,8 @@
 namespace eddy::cep::internal {
 
 inline constexpr int64_t kNone = -1;
+// No window deadline (timestamps may be negative, so not kNone).
+inline constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::min();
 
 // A partial match: the NFA state it waits in, the last node of its chain and
 // where it started. The start state's own entry has no event yet.
@@ -65,11 +67,14 @@ struct KeyNfaState {
   std::vector<ComputationState> completed_matches;
   std::map<int64_t, BufferNode> nodes;
   std::map<int64_t, BufferedEvent<T>> events;
-  // Event time: events the watermark has not passed yet, by timestamp, in
-  // arrival order.
-  std::map<int64_t, std::vector<T>> pending;
+  // Event time: events the watermark has not passed yet, sorted by
+  // timestamp, in arrival order within a timestamp (a sorted vector: input is
+  // mostly in order, so a record is usually appended).
+  std::vector<std::pair<int64_t, T>> pending;
   int64_t next_event = 0;  // event ids follow processing order
   int64_t next_node = 0;
+  // The deadline of the key's one registered window timer, if any.
+  int64_t window_timer = kNoDeadline;
 };
 
 }  // namespace eddy::cep::internal
@@ -94,7 +99,7 @@ struct TypeSerializer<cep::internal::BufferedEvent<T>> {
 template <class T>
 struct TypeSerializer<cep::internal::KeyNfaState<T>> {
   using S = cep::internal::KeyNfaState<T>;
-  static constexpr size_t kMinEncodedSize = 7;
+  static constexpr size_t kMinEncodedSize = 8;
   static void Serialize(const S& s, DataOutput& out) {
     TypeSerializer<decltype(s.partial_matches)>::Serialize(s.partial_matches, out);
     TypeSerializer<decltype(s.completed_matches)>::Serialize(s.completed_matches, out);
@@ -103,6 +108,7 @@ struct TypeSerializer<cep::internal::KeyNfaState<T>> {
     TypeSerializer<decltype(s.pending)>::Serialize(s.pending, out);
     TypeSerializer<int64_t>::Serialize(s.next_event, out);
     TypeSerializer<int64_t>::Serialize(s.next_node, out);
+    TypeSerializer<int64_t>::Serialize(s.window_timer, out);
   }
   static void Deserialize(DataInput& in, S& s) {
     TypeSerializer<decltype(s.partial_matches)>::Deserialize(in, s.partial_matches);
@@ -112,6 +118,7 @@ struct TypeSerializer<cep::internal::KeyNfaState<T>> {
     TypeSerializer<decltype(s.pending)>::Deserialize(in, s.pending);
     TypeSerializer<int64_t>::Deserialize(in, s.next_event);
     TypeSerializer<int64_t>::Deserialize(in, s.next_node);
+    TypeSerializer<int64_t>::Deserialize(in, s.window_timer);
   }
 };
 
@@ -152,12 +159,24 @@ class Nfa {
            s.partial_matches.front().start_event == kNone;
   }
 
-  // Feeds one event (events must come in timestamp order). Returns true when
-  // a new partial match started with it (the caller arms the window timer).
-  bool Process(KeyNfaState<T>& s, const T& event, int64_t timestamp, int64_t processing_time,
+  // When the earliest partial match times out (kNoDeadline: none can).
+  int64_t NextDeadline(const KeyNfaState<T>& s) const {
+    const int64_t window = nfa_->window_ms;
+    if (window <= 0) return kNoDeadline;
+    std::optional<int64_t> earliest;
+    for (const ComputationState& cs : s.partial_matches) {
+      if (cs.start_event == kNone) continue;
+      if (!earliest || cs.start_timestamp < *earliest) earliest = cs.start_timestamp;
+    }
+    if (!earliest) return kNoDeadline;
+    return *earliest > std::numeric_limits<int64_t>::max() - window ? std::numeric_limits<int64_t>::max()
+                                                                    : *earliest + window;
+  }
+
+  // Feeds one event (events must come in timestamp order).
+  void Process(KeyNfaState<T>& s, const T& event, int64_t timestamp, int64_t processing_time,
                MatchCollector<T>& out) const {
     const int64_t event_id = s.next_event++;
-    bool started = false;
     std::vector<ComputationState> partials;
     std::vector<ComputationState> potential;
     std::vector<ComputationState> produced;
@@ -179,7 +198,6 @@ class Nfa {
         if (from_start) {
           next.start_event = event_id;
           next.start_timestamp = timestamp;
-          started = true;
         }
         Retain(s, node);
         produced.push_back(next);
@@ -207,7 +225,6 @@ class Nfa {
     }
     EmitMatches(s, std::move(potential), partials, out);
     s.partial_matches = std::move(partials);
-    return started;
   }
 
   // Times out the partial matches whose window ended at `time` (none without
