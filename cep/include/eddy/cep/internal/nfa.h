@@ -177,11 +177,14 @@ class Nfa {
   void Process(KeyNfaState<T>& s, const T& event, int64_t timestamp, int64_t processing_time,
                MatchCollector<T>& out) const {
     const int64_t event_id = s.next_event++;
-    std::vector<ComputationState> partials;
+    // The key's partial matches are rebuilt in place; the old ones go to a
+    // buffer of this Nfa, whose capacity the next event reuses.
+    std::vector<ComputationState>& partials = s.partial_matches;
+    std::vector<ComputationState>& old = previous_;
+    std::vector<ComputationState>& produced = produced_;
     std::vector<ComputationState> potential;
-    std::vector<ComputationState> produced;
-    std::vector<ComputationState> old = std::move(s.partial_matches);
-    s.partial_matches.clear();
+    old.swap(partials);
+    partials.clear();
     for (const ComputationState& cs : old) {
       produced.clear();
       PartialMatchContext ctx(this, &s, cs.node, timestamp, processing_time);
@@ -224,7 +227,6 @@ class Nfa {
       }
     }
     EmitMatches(s, std::move(potential), partials, out);
-    s.partial_matches = std::move(partials);
   }
 
   // Times out the partial matches whose window ended at `time` (none without
@@ -232,10 +234,15 @@ class Nfa {
   void AdvanceTime(KeyNfaState<T>& s, int64_t time, MatchCollector<T>& out) const {
     const int64_t window = nfa_->window_ms;
     if (window <= 0 && s.completed_matches.empty()) return;
+    const auto due = [&](const ComputationState& cs) {
+      return window > 0 && cs.start_event != kNone && time - cs.start_timestamp >= window;
+    };
+    // The common case, nothing to do, allocates nothing.
+    if (s.completed_matches.empty() && std::none_of(s.partial_matches.begin(), s.partial_matches.end(), due)) return;
     std::vector<ComputationState> partials;
     std::vector<ComputationState> timed_out;
     for (const ComputationState& cs : s.partial_matches) {
-      if (window > 0 && cs.start_event != kNone && time - cs.start_timestamp >= window) {
+      if (due(cs)) {
         timed_out.push_back(cs);
       } else {
         partials.push_back(cs);
@@ -284,9 +291,12 @@ class Nfa {
 
   // The TAKE and IGNORE edges the event can follow from `state`, through any
   // PROCEED edges whose condition holds, with the state each edge leaves.
-  std::vector<std::pair<int, const Edge*>> OutgoingEdges(int state, const T& event, Context<T>& ctx) const {
-    std::vector<std::pair<int, const Edge*>> edges;
-    std::vector<int> stack{state};
+  // The result lives in a buffer of this Nfa, valid until the next call.
+  const std::vector<std::pair<int, const Edge*>>& OutgoingEdges(int state, const T& event, Context<T>& ctx) const {
+    std::vector<std::pair<int, const Edge*>>& edges = edges_;
+    std::vector<int>& stack = stack_;
+    edges.clear();
+    stack.assign(1, state);
     while (!stack.empty()) {
       const int current = stack.back();
       stack.pop_back();
@@ -303,7 +313,8 @@ class Nfa {
   }
 
   int FinalStateAfterProceed(int state, const T& event, Context<T>& ctx) const {
-    std::vector<int> stack{state};
+    std::vector<int>& stack = stack_;
+    stack.assign(1, state);
     while (!stack.empty()) {
       const int current = stack.back();
       stack.pop_back();
@@ -444,6 +455,11 @@ class Nfa {
 
   std::shared_ptr<const CompiledNfa<T>> nfa_;
   AfterMatchSkipStrategy skip_;
+  // Working buffers of Process, kept to spare an allocation per event.
+  mutable std::vector<ComputationState> previous_;
+  mutable std::vector<ComputationState> produced_;
+  mutable std::vector<std::pair<int, const Edge*>> edges_;
+  mutable std::vector<int> stack_;
 };
 
 }  // namespace eddy::cep::internal
