@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -606,16 +605,28 @@ Reply PatchJob(const Call& call) {
   }
 }
 
-// The names asked for with ?get=a,b (all of `available` without it).
-std::vector<std::string> RequestedMetrics(const Call& call, const std::set<std::string>& available) {
-  auto get = call.query.find("get");
-  if (get == call.query.end()) return {available.begin(), available.end()};
+// GET ...metrics[?get=a,b]: without get, [{"id": name}] for every metric in
+// `values`; with it, the asked-for ones that exist, in the order asked, each
+// with the fields `fill` adds from its value.
+template <class V, class Fill>
+Reply MetricsReply(const Call& call, const std::map<std::string, V>& values, Fill fill) {
   std::vector<std::string> names;
-  const std::vector<std::string> asked = absl::StrSplit(get->second, ',', absl::SkipEmpty());
-  for (const std::string& name : asked) {
-    if (available.count(name)) names.push_back(name);
+  auto get = call.query.find("get");
+  if (get == call.query.end()) {
+    for (const auto& [name, value] : values) names.push_back(name);
+  } else {
+    const std::vector<std::string> asked = absl::StrSplit(get->second, ',', absl::SkipEmpty());
+    for (const std::string& name : asked) {
+      if (values.count(name)) names.push_back(name);
+    }
   }
-  return names;
+  json out = json::array();
+  for (const std::string& name : names) {
+    json metric{{"id", name}};
+    if (get != call.query.end()) fill(metric, values.at(name));
+    out.push_back(std::move(metric));
+  }
+  return Reply{200, std::move(out), ""};
 }
 
 // The vertex :vid of job :jid, or the reply explaining why there is none.
@@ -631,25 +642,15 @@ std::variant<VertexView, Reply> FindVertex(const Call& call) {
 }
 
 // GET /jobs/:jid/vertices/:vid/metrics[?get=...]: user counters per subtask,
-// named "<subtask>.<counter>"; without get, only the names.
+// named "<subtask>.<counter>".
 Reply GetVertexMetrics(const Call& call) {
   std::variant<VertexView, Reply> found = FindVertex(call);
   if (auto* reply = std::get_if<Reply>(&found)) return std::move(*reply);
-  const VertexView& vertex = std::get<VertexView>(found);
   std::map<std::string, int64_t> values;
-  for (const auto& [subtask, counters] : vertex.subtask_counters) {
+  for (const auto& [subtask, counters] : std::get<VertexView>(found).subtask_counters) {
     for (const auto& [name, count] : counters) values[Cat({std::to_string(subtask), ".", name})] = count;
   }
-  std::set<std::string> available;
-  for (const auto& [name, count] : values) available.insert(name);
-  const bool with_values = call.query.count("get") > 0;
-  json out = json::array();
-  for (const std::string& name : RequestedMetrics(call, available)) {
-    json metric{{"id", name}};
-    if (with_values) metric["value"] = std::to_string(values[name]);
-    out.push_back(std::move(metric));
-  }
-  return Reply{200, std::move(out), ""};
+  return MetricsReply(call, values, [](json& metric, int64_t count) { metric["value"] = std::to_string(count); });
 }
 
 // GET /jobs/:jid/vertices/:vid/subtasks/metrics[?get=...]: user counters
@@ -657,29 +658,18 @@ Reply GetVertexMetrics(const Call& call) {
 Reply GetSubtaskMetrics(const Call& call) {
   std::variant<VertexView, Reply> found = FindVertex(call);
   if (auto* reply = std::get_if<Reply>(&found)) return std::move(*reply);
-  const VertexView& vertex = std::get<VertexView>(found);
   std::map<std::string, std::vector<int64_t>> values;
-  for (const auto& [subtask, counters] : vertex.subtask_counters) {
+  for (const auto& [subtask, counters] : std::get<VertexView>(found).subtask_counters) {
     for (const auto& [name, count] : counters) values[name].push_back(count);
   }
-  std::set<std::string> available;
-  for (const auto& [name, counts] : values) available.insert(name);
-  const bool with_values = call.query.count("get") > 0;
-  json out = json::array();
-  for (const std::string& name : RequestedMetrics(call, available)) {
-    json metric{{"id", name}};
-    if (with_values) {
-      const std::vector<int64_t>& counts = values[name];
-      int64_t sum = 0;
-      for (int64_t c : counts) sum += c;
-      metric["min"] = *std::min_element(counts.begin(), counts.end());
-      metric["max"] = *std::max_element(counts.begin(), counts.end());
-      metric["sum"] = sum;
-      metric["avg"] = static_cast<double>(sum) / static_cast<double>(counts.size());
-    }
-    out.push_back(std::move(metric));
-  }
-  return Reply{200, std::move(out), ""};
+  return MetricsReply(call, values, [](json& metric, const std::vector<int64_t>& counts) {
+    int64_t sum = 0;
+    for (int64_t c : counts) sum += c;
+    metric["min"] = *std::min_element(counts.begin(), counts.end());
+    metric["max"] = *std::max_element(counts.begin(), counts.end());
+    metric["sum"] = sum;
+    metric["avg"] = static_cast<double>(sum) / static_cast<double>(counts.size());
+  });
 }
 
 Reply GetJobExceptions(const Call& call) {

@@ -38,10 +38,8 @@ per key ("key,count,sum" lines) -> the connector's sink, with checkpoints.
 import argparse
 import collections
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,7 +48,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "connectors", "redis"))
 sys.path.insert(0, os.path.join(HERE, "..", "connectors", "postgres"))
 import dist_cluster  # noqa: E402
 import e2e_support as e2e  # noqa: E402
-from dist_cluster import check, committed, diff, failures, totals_reference  # noqa: E402
+from dist_cluster import check, committed, diff, totals_reference  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
@@ -62,36 +60,6 @@ def final_totals(n, keys):
         members = range(k, n, keys)
         out[str(k)] = "%d,%d" % (len(members), sum(members))
     return out
-
-
-def exception_text(cluster, jid):
-    status, body = e2e.rest_get(cluster.rest_port, "/jobs/%s/exceptions" % jid)
-    entries = (body or {}).get("exceptionHistory", {}).get("entries", [])
-    return "\n".join(e.get("exceptionName", "") + " " + e.get("stacktrace", "") for e in entries) + \
-        str((body or {}).get("root-exception", ""))
-
-
-def kill_and_replace(cluster, jid, what, ready=None):
-    """kill -9 a TaskManager running `jid` (once `ready()` says so), start a
-    replacement, and wait until the job runs again. Returns True if killed."""
-    def failures_seen():
-        status, body = e2e.rest_get(cluster.rest_port, "/jobs/%s/exceptions" % jid)
-        return len((body or {}).get("exceptionHistory", {}).get("entries", []))
-    before = failures_seen()
-    if ready is not None:
-        ready()
-    pid = cluster.kill_busy_taskmanager()
-    if not check(pid is not None, "%s: kill -9 a TaskManager running the job (pid %s)" % (what, pid)):
-        return False
-    started = time.time()
-    check(e2e.wait_for(lambda: failures_seen() > before, 30, step=0.05),
-          "%s: the JobManager records the failure" % what)
-    check(cluster.wait_running(jid, 60), "%s: the job runs again after the kill" % what)
-    print("    running again %.1f s after the kill" % (time.time() - started), flush=True)
-    r = cluster.script("taskmanager.sh", "start")
-    check(r.returncode == 0 and cluster.wait_taskmanagers(2), "%s: a replacement TaskManager registers" % what,
-          r.describe())
-    return True
 
 
 # ---------------------------------------------------------------- scenarios
@@ -114,7 +82,7 @@ def redis(cluster, jobs, work):
         if not check(e2e.wait_for(lambda: cluster.completed_checkpoints(jid) >= 2, 60),
                      "[redis] the job runs and completes checkpoints"):
             return
-        kill_and_replace(cluster, jid, "[redis]")
+        cluster.kill_and_replace(jid, "[redis]")
         check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 120) and cluster.state(jid) == "FINISHED",
               "[redis] the job with a kill finishes (state %s)" % cluster.state(jid))
         killed = {str(k): server.get("killed:%d" % k) for k in range(keys)}
@@ -162,7 +130,7 @@ def postgres(cluster, jobs, work):
                 if count > 0:
                     seen.append(count)
                     return
-        kill_and_replace(cluster, jid, "[postgres]", ready=prepared_now)
+        cluster.kill_and_replace(jid, "[postgres]", ready=prepared_now)
         watcher.close()
         check(bool(seen), "[postgres] the kill came while %s transaction(s) were prepared, not committed" %
               (seen[0] if seen else "no"))
@@ -176,9 +144,9 @@ def postgres(cluster, jobs, work):
         # Bad input: a table that does not exist.
         jid = cluster.submit("PostgresTotals", common + ["--table", "no_such_table", "--n", "100"], 1)
         if jid:
-            check(e2e.wait_for(lambda: "no_such_table" in exception_text(cluster, jid), 60),
+            check(e2e.wait_for(lambda: "no_such_table" in cluster.exception_text(jid), 60),
                   "[postgres] a missing table fails the job with an error naming it",
-                  exception_text(cluster, jid)[:600])
+                  cluster.exception_text(jid)[:600])
             cluster.eddy("cancel", jid)
 
 
@@ -312,9 +280,9 @@ def kafka_bad_records(cluster, jobs, work):
         argv[argv.index("skip")] = "fail"
         jid = cluster.submit("KafkaTotals", argv, 1)
         if jid:
-            check(e2e.wait_for(lambda: "partition 0 offset 0" in exception_text(cluster, jid), 30),
+            check(e2e.wait_for(lambda: "partition 0 offset 0" in cluster.exception_text(jid), 30),
                   "[kafka] fail mode: the error names the record's topic, partition and offset",
-                  exception_text(cluster, jid)[:600])
+                  cluster.exception_text(jid)[:600])
             cluster.eddy("cancel", jid)
     finally:
         mock.close()
@@ -345,7 +313,7 @@ def files(cluster, jobs, work):
     for i in range(5, 15):
         drop(i)
         time.sleep(0.1)
-    kill_and_replace(cluster, jid, "[files]")
+    cluster.kill_and_replace(jid, "[files]")
     for i in range(15, 25):
         drop(i)
         time.sleep(0.1)
@@ -365,9 +333,9 @@ def unreachable(cluster, jobs, work):
         if not jid:
             continue
         address = "127.0.0.1:%d" % port
-        check(e2e.wait_for(lambda: address in exception_text(cluster, jid), 60),
+        check(e2e.wait_for(lambda: address in cluster.exception_text(jid), 60),
               "[%s] an unreachable server fails the job with an error naming %s" % (what, address),
-              exception_text(cluster, jid)[:600])
+              cluster.exception_text(jid)[:600])
         r = cluster.eddy("cancel", jid)
         check(r.returncode == 0 and cluster.wait_state(jid, ("CANCELED",), 30),
               "[%s] the restarting job can be cancelled" % what, r.describe())
@@ -375,36 +343,20 @@ def unreachable(cluster, jobs, work):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--build-dir", required=True)
-    parser.add_argument("--cmake", default="cmake")
-    parser.add_argument("--cxx", default="")
+    dist_cluster.add_arguments(parser)
     parser.add_argument("--jobs", required=True, help="libeddy-connector-test-jobs.so")
     parser.add_argument("--scenarios", default="redis,postgres,kafka,kafka_bad_records,files,unreachable")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
-    tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-connectors-e2e-"))
-    work = os.path.join(tmp, "work")
-    os.makedirs(work)
-    cluster = None
-    try:
-        cluster = dist_cluster.Cluster.install(args.cmake, args.build_dir, tmp)
-        if not cluster.start():
+    scenarios = {"redis": redis, "postgres": postgres, "kafka": kafka, "kafka_bad_records": kafka_bad_records,
+                 "files": files, "unreachable": unreachable}
+    with dist_cluster.installed_cluster(args, "eddy-connectors-e2e-") as (cluster, work):
+        if cluster is None:
             return 1
-        scenarios = {"redis": redis, "postgres": postgres, "kafka": kafka, "kafka_bad_records": kafka_bad_records,
-                     "files": files, "unreachable": unreachable}
         for name in args.scenarios.split(","):
             scenarios[name](cluster, args.jobs, work)
         r = cluster.eddy("list")
         check(r.returncode == 0, "the cluster still answers after the scenarios", r.describe())
-    finally:
-        if cluster:
-            cluster.stop()
-        if args.keep:
-            print("kept " + tmp, flush=True)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("%d failure(s)" % len(failures), flush=True)
-    return 1 if failures else 0
+    return dist_cluster.exit_code()
 
 
 if __name__ == "__main__":

@@ -5,15 +5,54 @@ ok/FAIL checks the scripts print.
 """
 
 import collections
+import contextlib
 import glob
 import os
 import re
+import shutil
 import signal
+import tempfile
+import time
 
 import e2e_support as e2e
 
 JOBID = re.compile(r"JobID ([0-9a-f]{32})")
 failures = []
+
+
+def add_arguments(parser):
+    """The options every installed-cluster test takes (tests/CMakeLists.txt passes them)."""
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--cmake", default="cmake")
+    parser.add_argument("--cxx", default="")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+
+
+@contextlib.contextmanager
+def installed_cluster(args, prefix):
+    """Installs the distribution in a new temporary directory and starts its
+    cluster; yields (cluster, work directory), the cluster None if it did not
+    start. Afterwards stops it and removes the directory (unless --keep)."""
+    tmp = os.path.realpath(tempfile.mkdtemp(prefix=prefix))
+    work = os.path.join(tmp, "work")
+    os.makedirs(work)
+    cluster = None
+    try:
+        cluster = Cluster.install(args.cmake, args.build_dir, tmp)
+        yield (cluster if cluster.start() else None), work
+    finally:
+        if cluster:
+            cluster.stop()
+        if args.keep:
+            print("kept " + tmp, flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def exit_code():
+    """Prints how many checks failed; the script's exit code."""
+    print("%d failure(s)" % len(failures), flush=True)
+    return 1 if failures else 0
 
 
 def check(cond, what, detail=""):
@@ -172,6 +211,37 @@ class Cluster:
         if pid:
             os.kill(pid, signal.SIGKILL)
         return pid
+
+    def exception_text(self, jid):
+        """Everything the job's exception history says, as one text."""
+        status, body = e2e.rest_get(self.rest_port, "/jobs/%s/exceptions" % jid)
+        entries = (body or {}).get("exceptionHistory", {}).get("entries", [])
+        return "\n".join(e.get("exceptionName", "") + " " + e.get("stacktrace", "") for e in entries) + \
+            str((body or {}).get("root-exception", ""))
+
+    def failures_recorded(self, jid):
+        status, body = e2e.rest_get(self.rest_port, "/jobs/%s/exceptions" % jid)
+        return len((body or {}).get("exceptionHistory", {}).get("entries", []))
+
+    def kill_and_replace(self, jid, what, ready=None):
+        """kill -9 a TaskManager running `jid` (once `ready()` returns), wait
+        until the JobManager records the failure and the job runs again, and
+        start a replacement TaskManager. Returns True if one was killed."""
+        before = self.failures_recorded(jid)
+        if ready is not None:
+            ready()
+        pid = self.kill_busy_taskmanager()
+        if not check(pid is not None, "%s: kill -9 a TaskManager running the job (pid %s)" % (what, pid)):
+            return False
+        started = time.time()
+        check(e2e.wait_for(lambda: self.failures_recorded(jid) > before, 30, step=0.05),
+              "%s: the JobManager records the failure" % what)
+        check(self.wait_running(jid, 60), "%s: the job runs again after the kill" % what)
+        print("    running again %.1f s after the kill" % (time.time() - started), flush=True)
+        r = self.script("taskmanager.sh", "start")
+        check(r.returncode == 0 and self.wait_taskmanagers(2), "%s: a replacement TaskManager registers" % what,
+              r.describe())
+        return True
 
     def submit(self, job, argv, parallelism, extra=()):
         """eddy run -d; returns the job id (None, with a FAIL, if it failed)."""

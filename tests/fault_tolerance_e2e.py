@@ -36,13 +36,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dist_cluster  # noqa: E402
 import e2e_support as e2e  # noqa: E402
-from dist_cluster import check, committed, diff, failures, totals_reference  # noqa: E402
+from dist_cluster import check, committed, diff, totals_reference  # noqa: E402
 
 SAVEPOINT = re.compile(r"Savepoint completed\. Path: (\S+)")
 free_port = e2e.free_port
@@ -148,16 +147,10 @@ def cep(cluster, jobs, work):
     if not check(wait_for(lambda: cluster.completed_checkpoints(jid) >= 2, 60),
                  "[cep] the job runs and completes checkpoints"):
         return
-    pid = cluster.kill_busy_taskmanager()
-    check(pid is not None, "[cep] kill -9 a TaskManager running the job")
-    check(cluster.wait_running(jid, 60), "[cep] the job runs again")
-    r = cluster.script("taskmanager.sh", "start")
-    check(r.returncode == 0 and cluster.wait_taskmanagers(2), "[cep] a replacement registers", r.describe())
+    cluster.kill_and_replace(jid, "[cep]")
     check(cluster.wait_state(jid, ("FINISHED", "FAILED", "CANCELED"), 120) and cluster.state(jid) == "FINISHED",
           "[cep] the job with a kill finishes (state %s)" % cluster.state(jid))
-    status, exceptions = rest(cluster.rest_port, "/jobs/%s/exceptions" % jid)
-    check(len((exceptions or {}).get("exceptionHistory", {}).get("entries", [])) >= 1,
-          "[cep] the failure is in the exception history")
+    check(cluster.failures_recorded(jid) >= 1, "[cep] the failure is in the exception history")
     got = committed(out)
     check(got == want, "[cep] after a kill and restore, no match is lost or duplicated (%d matches)" %
           sum(want.values()), diff(got, want))
@@ -288,21 +281,12 @@ def bad_input(cluster, jobs, examples, work, savepoint):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--build-dir", required=True)
-    parser.add_argument("--cmake", default="cmake")
-    parser.add_argument("--cxx", default="")
+    dist_cluster.add_arguments(parser)
     parser.add_argument("--test-jobs", required=True)
     parser.add_argument("--scenarios", default="kills,cep,savepoints", help="comma-separated subset to run")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
-    tmp = os.path.realpath(tempfile.mkdtemp(prefix="eddy-ft-e2e-"))
-    work = os.path.join(tmp, "work")
-    os.makedirs(work)
-    cluster = None
-    try:
-        cluster = dist_cluster.Cluster.install(args.cmake, args.build_dir, tmp)
-        dist = cluster.dist
-        if not cluster.start():
+    with dist_cluster.installed_cluster(args, "eddy-ft-e2e-") as (cluster, work):
+        if cluster is None:
             return 1
         if "kills" in args.scenarios:
             for backend in ("hashmap", "rocksdb"):
@@ -312,17 +296,9 @@ def main():
             cep(cluster, args.test_jobs, work)
         savepoint = savepoints(cluster, args.test_jobs, work) if "savepoints" in args.scenarios else None
         if savepoint:
-            bad_input(cluster, args.test_jobs, os.path.join(dist, "examples", "libeddy-examples.so"), work,
+            bad_input(cluster, args.test_jobs, os.path.join(cluster.dist, "examples", "libeddy-examples.so"), work,
                       savepoint)
-    finally:
-        if cluster:
-            cluster.stop()
-        if args.keep:
-            print("kept " + tmp, flush=True)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("%d failure(s)" % len(failures), flush=True)
-    return 1 if failures else 0
+    return dist_cluster.exit_code()
 
 
 if __name__ == "__main__":

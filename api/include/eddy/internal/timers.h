@@ -72,13 +72,14 @@ class TimerQueue {
   bool empty() const { return ordered_.empty(); }
   size_t size() const { return ordered_.size(); }
   const InternalTimer& top() const { return *ordered_.begin(); }
-  bool contains(const TimerView& v) const { return index_.contains(v); }
   const std::set<InternalTimer, TimerOrder>& ordered() const { return ordered_; }
 
-  // Adds a timer; false if it was there already.
-  bool insert(InternalTimer timer) {
-    if (index_.contains(TimerOrder::View(timer))) return false;
-    auto it = ordered_.insert(std::move(timer)).first;
+  // Adds the timer `v` (copying its key and namespace); false if it was
+  // there already.
+  bool insert(const TimerView& v) {
+    if (index_.contains(v)) return false;
+    auto it = ordered_.insert(InternalTimer{v.timestamp, std::string(v.key), v.key_group, std::string(v.name_space)})
+                  .first;
     index_.insert(TimerOrder::View(*it));  // views into the set's node: stable
     return true;
   }
@@ -145,9 +146,9 @@ class InternalTimerService final : public KeyGroupedState {
     std::string user_key;
     in.ReadString(user_key);
     if (!in.ok()) throw std::runtime_error("a restored timer is malformed: " + in.error());
-    InternalTimer timer{static_cast<int64_t>(ts), std::move(user_key),
-                        backend_->key_group_range().start + slot, std::string(key.substr(9 + in.position()))};
-    (key[0] == 'e' ? event_ : processing_).insert(std::move(timer));
+    (key[0] == 'e' ? event_ : processing_)
+        .insert(TimerView{static_cast<int64_t>(ts), backend_->key_group_range().start + slot, user_key,
+                          key.substr(9 + in.position())});
   }
 
   int64_t current_watermark() const { return watermark_; }
@@ -155,16 +156,12 @@ class InternalTimerService final : public KeyGroupedState {
 
   // Timers for the backend's current key and `name_space`.
   void RegisterEventTimeTimer(int64_t time, std::string_view name_space = {}) {
-    TimerView v = Current(time, name_space);
-    if (!event_.contains(v)) event_.insert(Materialize(v));
+    event_.insert(Current(time, name_space));
   }
   void DeleteEventTimeTimer(int64_t time, std::string_view name_space = {}) { event_.erase(Current(time, name_space)); }
   void RegisterProcessingTimeTimer(int64_t time, std::string_view name_space = {}) {
-    TimerView v = Current(time, name_space);
-    if (processing_.contains(v)) return;
     bool earliest = processing_.empty() || time < processing_.top().timestamp;
-    processing_.insert(Materialize(v));
-    if (earliest) ScheduleProcessingTime(time);
+    if (processing_.insert(Current(time, name_space)) && earliest) ScheduleProcessingTime(time);
   }
   void DeleteProcessingTimeTimer(int64_t time, std::string_view name_space = {}) {
     processing_.erase(Current(time, name_space));
@@ -186,9 +183,6 @@ class InternalTimerService final : public KeyGroupedState {
   TimerView Current(int64_t time, std::string_view name_space) const {
     RequireKey();
     return TimerView{time, backend_->current_key_group(), backend_->current_key(), name_space};
-  }
-  static InternalTimer Materialize(const TimerView& v) {
-    return InternalTimer{v.timestamp, std::string(v.key), v.key_group, std::string(v.name_space)};
   }
   void RequireKey() const {
     // Every serialized key has at least one byte: empty means "no key yet".
