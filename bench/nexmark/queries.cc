@@ -126,8 +126,12 @@ class WinningBids : public eddy::KeyedCoProcessFunction<int64_t, OpenAuction, Bi
   }
   void onTimer(int64_t time, OnTimerContext&, eddy::Collector<WinningBid>& out) override {
     std::optional<OpenAuction> a = auction_->value();
-    if (!a) {  // an early bid's time passed without its auction
-      early_->clear();
+    if (!a) {
+      // An early bid's time passed without its auction. Bids up to `time` can
+      // no longer match (their auction would be late); later ones still can.
+      std::vector<BidPrice> early = early_->get();
+      std::erase_if(early, [time](const BidPrice& b) { return b.dateTime <= time; });
+      early_->update(early);
       return;
     }
     if (time != a->expires) return;
