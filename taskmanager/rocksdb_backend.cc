@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -388,6 +389,12 @@ absl::StatusOr<std::unique_ptr<internal::KeyedStateBackend>> CreateKeyedStateBac
     return absl::InvalidArgumentError("unknown state.backend.type '" + type +
                                       "': expected hashmap or rocksdb");
   }
+  const std::string cache_entries = Trim(lookup(kStateBackendRocksdbCacheEntries));
+  int64_t entries = 0;
+  if (!absl::SimpleAtoi(cache_entries, &entries) || entries < 1) {
+    return absl::InvalidArgumentError(std::string(kStateBackendRocksdbCacheEntries.key) + ": '" + cache_entries +
+                                      "' is not a positive number of entries");
+  }
   absl::StatusOr<std::string> directory =
       CreateInstanceDirectory(lookup(kStateBackendRocksdbLocalDir), operator_id);
   if (!directory.ok()) return directory.status();
@@ -397,8 +404,10 @@ absl::StatusOr<std::unique_ptr<internal::KeyedStateBackend>> CreateKeyedStateBac
     std::filesystem::remove_all(*directory, ignored);
     return store.status();
   }
-  return std::make_unique<internal::KeyedStateBackend>(range, max_parallelism, *std::move(store),
-                                                       "rocksdb");
+  auto backend =
+      std::make_unique<internal::KeyedStateBackend>(range, max_parallelism, *std::move(store), "rocksdb");
+  backend->SetKvCacheEntries(static_cast<size_t>(entries));
+  return backend;
 }
 
 }  // namespace eddy::runtime

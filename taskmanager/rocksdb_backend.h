@@ -27,6 +27,14 @@ inline constexpr ConfigOption kStateBackendRocksdbLocalDir{
     "Local directories the rocksdb state backend keeps its working files in "
     "(comma-separated); empty uses the system's temporary directory."};
 
+// Eddy's own: the write-back cache in front of RocksDB (see KvCell).
+inline constexpr ConfigOption kStateBackendRocksdbCacheEntries{
+    "state.backend.rocksdb.cache.entries", "4096",
+    "Deserialized entries each keyed state of an operator instance keeps in "
+    "memory in front of RocksDB; modifications reach RocksDB when the cache "
+    "is full or a checkpoint is taken. 1 makes nearly every access a RocksDB "
+    "read and write; memory grows with entries times the size of a value."};
+
 // The keyed state backend of one keyed operator instance owning `range` of
 // `max_parallelism` key groups, as `config` (a job's configuration) chooses.
 // `operator_id` names the instance in its files (e.g. "<vertex>_<subtask>").

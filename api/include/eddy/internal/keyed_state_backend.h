@@ -10,6 +10,7 @@
 #error "include eddy/state.h instead of this header"
 #endif
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -113,6 +114,7 @@ struct CellSpec {
 
 class KeyedStateBackend {
  public:
+  static constexpr size_t kDefaultKvCacheEntries = 4096;
   // Processing time in milliseconds, for TTL.
   using TimeProvider = std::function<int64_t()>;
 
@@ -131,6 +133,11 @@ class KeyedStateBackend {
   int max_parallelism() const { return max_parallelism_; }
   // Null for the hashmap backend.
   KvStore* kv_store() const { return store_.get(); }
+  // How many deserialized entries each state of a byte-store backend keeps
+  // cached, modifications included (see KvCell); at least 1.
+  size_t kv_cache_entries() const { return kv_cache_entries_; }
+  // Applies to states created afterwards.
+  void SetKvCacheEntries(size_t entries) { kv_cache_entries_ = std::max<size_t>(entries, 1); }
 
   // Scopes every state to `key` (its serialized bytes, never empty) in
   // `key_group`. The current namespace stays as it is.
@@ -232,6 +239,7 @@ class KeyedStateBackend {
   std::string type_;
   std::unique_ptr<KvStore> store_;
   bool disposed_ = false;
+  size_t kv_cache_entries_ = kDefaultKvCacheEntries;
 
   std::string current_key_;
   int current_key_group_ = -1;

@@ -10,12 +10,14 @@
 #error "include eddy/state.h instead of this header"
 #endif
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "eddy/internal/keyed_state_backend.h"
 #include "eddy/internal/kv_store.h"
 
@@ -28,10 +30,14 @@ inline int OpenStateColumn(KvStore& store, const std::string& name) {
   return *column;
 }
 
-// HeapCell's operations (see heap_state.h) over a KvStore. The entry accessed
-// last stays cached deserialized, so that read-modify-write sequences on one
-// key decode once; a value modified in place through Mutable() is written back
-// when the cell moves to another entry or the backend is flushed.
+// HeapCell's operations (see heap_state.h) over a KvStore, through a
+// write-back cache of deserialized entries. An entry is read from the store
+// once; modifications stay in the cache until it is full (then every
+// modified entry is written and the cache starts empty) or the backend is
+// flushed, which every snapshot does first. An entry the store is known not
+// to hold is removed without a store operation, so a window that is created,
+// fired and cleared between two checkpoints never reaches RocksDB. The cache
+// holds at most KeyedStateBackend::kv_cache_entries() entries.
 template <class S>
 class KvCell final : public WriteBackCache {
  public:
@@ -39,88 +45,100 @@ class KvCell final : public WriteBackCache {
       : backend_(spec.backend),
         name_(spec.name),
         store_(spec.backend->kv_store()),
-        column_(OpenStateColumn(*store_, name_)) {}
+        column_(OpenStateColumn(*store_, name_)),
+        capacity_(std::max<size_t>(1, spec.backend->kv_cache_entries())) {}
   KvCell(const KvCell&) = delete;
   KvCell& operator=(const KvCell&) = delete;
 
   const S* Get() {
-    CurrentEntry(backend_->current_namespace());
-    return Load();
+    Entry& e = Loaded(backend_->current_namespace());
+    return e.present ? &e.value : nullptr;
   }
   S* Mutable() {
-    CurrentEntry(backend_->current_namespace());
-    S* value = Load();
-    if (value != nullptr) MarkDirty();
-    return value;
+    Entry& e = Loaded(backend_->current_namespace());
+    if (!e.present) return nullptr;
+    MarkDirty(e);
+    return &e.value;
   }
-  void Put(S value) {
-    CurrentEntry(backend_->current_namespace());
-    Store(std::move(value));
-  }
-  void Remove() {
-    CurrentEntry(backend_->current_namespace());
-    Erase();
-  }
+  void Put(S value) { Set(Cached(backend_->current_namespace()), std::move(value)); }
+  void Remove() { Erase(Cached(backend_->current_namespace())); }
   std::optional<S> TakeIn(std::string_view name_space) {
-    CurrentEntry(name_space);
-    S* value = Load();
-    if (value == nullptr) return std::nullopt;
-    std::optional<S> taken(std::move(*value));
-    Erase();
+    Entry& e = Loaded(name_space);
+    if (!e.present) return std::nullopt;
+    std::optional<S> taken(std::move(e.value));
+    Erase(e);
     return taken;
   }
-  void PutIn(std::string_view name_space, S value) {
-    CurrentEntry(name_space);
-    Store(std::move(value));
-  }
+  void PutIn(std::string_view name_space, S value) { Set(Cached(name_space), std::move(value)); }
 
   absl::Status WriteBack() override {
-    if (!dirty_) return absl::OkStatus();
-    SerializeInto(value_, &bytes_);
-    absl::Status status = store_->Put(column_, cache_key_, bytes_);
-    if (status.ok()) dirty_ = false;
-    return status;
+    for (auto& [key, e] : entries_) {
+      if (!e.dirty) continue;
+      absl::Status status;
+      if (e.present) {
+        SerializeInto(e.value, &bytes_);
+        status = store_->Put(column_, key, bytes_);
+      } else {
+        status = store_->Delete(column_, key);
+      }
+      if (!status.ok()) return status;
+      e.dirty = false;
+      e.stored = e.present;
+    }
+    return absl::OkStatus();
   }
 
  private:
-  void CurrentEntry(std::string_view name_space) {
+  struct Entry {
+    S value{};
+    bool present = false;  // the state holds a value here
+    bool stored = true;    // the store may hold one (false: known not to)
+    bool dirty = false;    // the store is behind the cache
+  };
+  using Map = absl::flat_hash_map<std::string, Entry>;
+
+  // The cached entry of (current key, `name_space`), added without reading
+  // the store (for a caller about to overwrite or remove it).
+  Entry& Cached(std::string_view name_space) {
+    auto it = Find(name_space);
+    if (it != entries_.end()) return it->second;
+    MakeRoom();
+    return entries_.try_emplace(key_).first->second;
+  }
+  // The cached entry, read from the store if it is not cached.
+  Entry& Loaded(std::string_view name_space) {
+    auto it = Find(name_space);
+    if (it != entries_.end()) return it->second;
+    absl::StatusOr<bool> found = store_->Get(column_, key_, &bytes_);
+    CheckStore(name_, found.status());
+    Entry loaded;
+    if (*found) DeserializeStored(name_, bytes_, loaded.value);  // may throw: nothing cached yet
+    loaded.present = loaded.stored = *found;
+    MakeRoom();
+    return entries_.try_emplace(key_, std::move(loaded)).first->second;
+  }
+  typename Map::iterator Find(std::string_view name_space) {
     backend_->CheckCurrentKey(name_);
     backend_->BuildStoreKey(name_space, &key_);
+    return entries_.find(key_);
   }
-  // Makes key_ the cached entry; its value or null.
-  S* Load() {
-    if (!cached_ || cache_key_ != key_) {
-      CheckStore(name_, WriteBack());
-      cached_ = false;
-      absl::StatusOr<bool> found = store_->Get(column_, key_, &bytes_);
-      CheckStore(name_, found.status());
-      if (*found) DeserializeStored(name_, bytes_, value_);
-      cache_key_ = key_;
-      present_ = *found;
-      cached_ = true;
-    }
-    return present_ ? &value_ : nullptr;
+  void MakeRoom() {
+    if (entries_.size() < capacity_) return;
+    CheckStore(name_, WriteBack());
+    entries_.clear();
   }
-  void Store(S value) {
-    if (cached_ && cache_key_ != key_) CheckStore(name_, WriteBack());
-    SerializeInto(value, &bytes_);
-    CheckStore(name_, store_->Put(column_, key_, bytes_));
-    cache_key_ = key_;
-    value_ = std::move(value);
-    present_ = true;
-    dirty_ = false;
-    cached_ = true;
+  void Set(Entry& e, S value) {
+    e.value = std::move(value);
+    e.present = true;
+    MarkDirty(e);
   }
-  void Erase() {
-    if (cached_ && cache_key_ != key_) CheckStore(name_, WriteBack());
-    CheckStore(name_, store_->Delete(column_, key_));
-    cache_key_ = key_;
-    present_ = false;
-    dirty_ = false;
-    cached_ = true;
+  void Erase(Entry& e) {
+    e.value = S{};
+    e.present = false;
+    e.dirty = e.stored;
   }
-  void MarkDirty() {
-    dirty_ = true;
+  void MarkDirty(Entry& e) {
+    e.dirty = true;
     if (!registered_) {
       registered_ = true;
       backend_->RegisterWriteBackCache(this);
@@ -131,16 +149,11 @@ class KvCell final : public WriteBackCache {
   std::string name_;
   KvStore* store_;
   int column_;
+  size_t capacity_;
   std::string key_;    // the entry being accessed
   std::string bytes_;  // serialization scratch
-  // The cached entry: its key, whether it exists, its value, and whether the
-  // value was modified in place since it was last stored.
-  std::string cache_key_;
-  bool cached_ = false;
-  bool present_ = false;
-  bool dirty_ = false;
+  Map entries_;        // by store key
   bool registered_ = false;
-  S value_{};
 };
 
 // MapState over a KvStore: one entry per user key, under the prefix of the

@@ -7,13 +7,13 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <utility>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_set.h"
 #include "eddy/internal/runtime_interfaces.h"
 #include "eddy/state.h"
 
@@ -34,71 +34,135 @@ struct TimerView {
   std::string_view name_space;
 };
 
-// Orders timers by time (then key group, key, namespace); transparent, so
-// registering a timer that already exists allocates nothing.
-struct TimerOrder {
-  using is_transparent = void;
-  static TimerView View(const InternalTimer& t) { return {t.timestamp, t.key_group, t.key, t.name_space}; }
-  static TimerView View(const TimerView& t) { return t; }
-  template <class A, class B>
-  bool operator()(const A& a, const B& b) const {
-    TimerView x = View(a), y = View(b);
-    return std::tie(x.timestamp, x.key_group, x.key, x.name_space) <
-           std::tie(y.timestamp, y.key_group, y.key, y.name_space);
-  }
-};
-
-// Hashing and equality of TimerViews, for the index of registered timers.
-struct TimerViewHash {
-  size_t operator()(const TimerView& v) const {
-    size_t h = std::hash<std::string_view>()(v.key);
-    h = h * 1000003 ^ std::hash<std::string_view>()(v.name_space);
-    h = h * 1000003 ^ std::hash<int64_t>()(v.timestamp);
-    return h;
-  }
-};
-struct TimerViewEq {
-  bool operator()(const TimerView& a, const TimerView& b) const {
-    return a.timestamp == b.timestamp && a.key_group == b.key_group && a.key == b.key && a.name_space == b.name_space;
-  }
-};
-
-// Timers of one domain: ordered by time for firing, and indexed by hash so
-// that registering a timer that exists (a window re-registers its end timer
-// for every element) costs one hash lookup instead of a walk down a tree of
-// string comparisons among the many timers that share a timestamp.
+// Timers of one domain, deduplicated: a hash set owns them (so registering a
+// timer that exists, as a window does for every element, is one lookup) and a
+// binary min-heap of (timestamp, registration number) orders them for firing.
+// Timers with equal timestamps fire in the order they were registered. Each
+// timer knows its heap position, so deleting one is a lookup and a sift.
 class TimerQueue {
  public:
-  bool empty() const { return ordered_.empty(); }
-  size_t size() const { return ordered_.size(); }
-  const InternalTimer& top() const { return *ordered_.begin(); }
-  const std::set<InternalTimer, TimerOrder>& ordered() const { return ordered_; }
+  bool empty() const { return heap_.empty(); }
+  size_t size() const { return heap_.size(); }
+  const InternalTimer& top() const { return heap_.front().timer->timer; }
+  // Calls visit(timer) for every timer, in no particular order.
+  template <class Visit>
+  void ForEach(Visit visit) const {
+    for (const Slot& slot : heap_) visit(slot.timer->timer);
+  }
 
   // Adds the timer `v` (copying its key and namespace); false if it was
   // there already.
   bool insert(const TimerView& v) {
-    if (index_.contains(v)) return false;
-    auto it = ordered_.insert(InternalTimer{v.timestamp, std::string(v.key), v.key_group, std::string(v.name_space)})
-                  .first;
-    index_.insert(TimerOrder::View(*it));  // views into the set's node: stable
+    // A window registers its end timer twice per element (trigger, cleanup):
+    // the repeat costs a comparison.
+    if (last_ != nullptr && Eq()(*last_, v)) return false;
+    bool added = false;
+    auto it = timers_.lazy_emplace(v, [&](const auto& construct) {
+      added = true;
+      construct(Entry{InternalTimer{v.timestamp, std::string(v.key), v.key_group, std::string(v.name_space)}});
+    });
+    last_ = &*it;
+    if (!added) return false;
+    heap_.push_back(Slot{v.timestamp, next_number_++, &*it});
+    SiftUp(heap_.size() - 1);
     return true;
   }
   void erase(const TimerView& v) {
-    auto found = index_.find(v);
-    if (found == index_.end()) return;
-    index_.erase(found);
-    ordered_.erase(ordered_.find(v));
+    auto it = timers_.find(v);
+    if (it == timers_.end()) return;
+    if (last_ == &*it) last_ = nullptr;
+    RemoveAt(it->position);
+    timers_.erase(it);
   }
   // Removes and returns the earliest timer.
   InternalTimer pop() {
-    auto node = ordered_.extract(ordered_.begin());
-    index_.erase(TimerOrder::View(node.value()));
-    return std::move(node.value());
+    if (last_ == heap_.front().timer) last_ = nullptr;
+    auto it = timers_.find(View(*heap_.front().timer));
+    RemoveAt(0);
+    return std::move(timers_.extract(it).value().timer);
   }
 
  private:
-  std::set<InternalTimer, TimerOrder> ordered_;
-  absl::flat_hash_set<TimerView, TimerViewHash, TimerViewEq> index_;
+  struct Entry {
+    InternalTimer timer;
+    mutable size_t position = 0;  // index in heap_
+  };
+  static TimerView View(const TimerView& v) { return v; }
+  static TimerView View(const Entry& e) {
+    return {e.timer.timestamp, e.timer.key_group, e.timer.key, e.timer.name_space};
+  }
+  // Hashing and equality of entries, also against a TimerView, so that a
+  // lookup copies no key or namespace.
+  struct Hash {
+    using is_transparent = void;
+    template <class T>
+    size_t operator()(const T& t) const {
+      TimerView v = View(t);
+      size_t h = std::hash<std::string_view>()(v.key);
+      h = h * 1000003 ^ std::hash<std::string_view>()(v.name_space);
+      return h * 1000003 ^ std::hash<int64_t>()(v.timestamp);
+    }
+  };
+  struct Eq {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      TimerView x = View(a), y = View(b);
+      return x.timestamp == y.timestamp && x.key_group == y.key_group && x.key == y.key &&
+             x.name_space == y.name_space;
+    }
+  };
+  struct Slot {
+    int64_t timestamp;
+    uint64_t number;  // registration order, among equal timestamps
+    const Entry* timer;
+  };
+  static bool Before(const Slot& a, const Slot& b) {
+    return a.timestamp < b.timestamp || (a.timestamp == b.timestamp && a.number < b.number);
+  }
+  void Place(size_t i, Slot slot) {
+    slot.timer->position = i;
+    heap_[i] = slot;
+  }
+  void SiftUp(size_t i) {
+    Slot moving = heap_[i];
+    while (i > 0) {
+      size_t parent = (i - 1) / 2;
+      if (!Before(moving, heap_[parent])) break;
+      Place(i, heap_[parent]);
+      i = parent;
+    }
+    Place(i, moving);
+  }
+  void SiftDown(size_t i) {
+    Slot moving = heap_[i];
+    const size_t n = heap_.size();
+    while (true) {
+      size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && Before(heap_[child + 1], heap_[child])) ++child;
+      if (!Before(heap_[child], moving)) break;
+      Place(i, heap_[child]);
+      i = child;
+    }
+    Place(i, moving);
+  }
+  void RemoveAt(size_t i) {
+    Slot last = heap_.back();
+    heap_.pop_back();
+    if (i == heap_.size()) return;
+    Place(i, last);
+    if (i > 0 && Before(last, heap_[(i - 1) / 2])) {
+      SiftUp(i);
+    } else {
+      SiftDown(i);
+    }
+  }
+
+  absl::node_hash_set<Entry, Hash, Eq> timers_;  // stable addresses
+  std::vector<Slot> heap_;
+  uint64_t next_number_ = 0;
+  const Entry* last_ = nullptr;  // the timer inserted or found last
 };
 
 enum class TimeDomainKind { kEventTime, kProcessingTime };
@@ -124,7 +188,7 @@ class InternalTimerService final : public KeyGroupedState {
     const int start = backend_->key_group_range().start;
     for (const TimerQueue* queue : {&event_, &processing_}) {
       const char domain = queue == &event_ ? 'e' : 'p';
-      for (const InternalTimer& t : queue->ordered()) {
+      queue->ForEach([&](const InternalTimer& t) {
         key.clear();
         key.push_back(domain);
         for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((static_cast<uint64_t>(t.timestamp) >> shift) & 0xff));
@@ -133,7 +197,7 @@ class InternalTimerService final : public KeyGroupedState {
         key += t.name_space;
         AppendSnapshotEntry(&per_slot[static_cast<size_t>(t.key_group - start)], SnapshotEntryKind::kMemory,
                             "_timers", key, {});
-      }
+      });
     }
   }
   void RestoreEntry(int slot, std::string_view key, std::string_view value) override {
