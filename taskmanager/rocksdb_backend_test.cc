@@ -6,7 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -220,6 +223,135 @@ TEST(RocksDbIncrementalTest, CheckpointFilesImportTheirKeyGroups) {
   source->reset();
   target->reset();
   fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace eddy::runtime
+
+namespace eddy::runtime {
+namespace {
+
+// The write-back cache in front of RocksDB (KvCell), at sizes that evict all
+// the time, now and then, and never: random updates, in-place changes,
+// appends and clears over keys and namespaces, with flushes and
+// snapshot-restores between them, must read back as a plain map of the same
+// operations says, and after a flush the store must hold exactly the live
+// entries (a removal that skipped its Delete would leave one behind).
+class KvCacheTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "eddy-kvcache-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::unique_ptr<internal::KeyedStateBackend> NewBackend() {
+    auto backend = CreateKeyedStateBackend({{"state.backend.type", "rocksdb"},
+                                            {"state.backend.rocksdb.localdir", root_.string()},
+                                            {"state.backend.rocksdb.cache.entries", std::to_string(GetParam())}},
+                                           KeyGroupRange{0, kKeyGroups - 1}, kKeyGroups, "op");
+    EXPECT_TRUE(backend.ok()) << backend.status();
+    return *std::move(backend);
+  }
+  static constexpr int kKeyGroups = 8;
+  fs::path root_;
+};
+
+TEST_P(KvCacheTest, ReadsAndTheStoreFollowAPlainMap) {
+  using Entry = std::pair<int64_t, std::string>;  // (key, namespace)
+  std::map<Entry, int64_t> values;
+  std::map<Entry, std::vector<int64_t>> lists;
+  std::unique_ptr<internal::KeyedStateBackend> backend = NewBackend();
+  std::mt19937_64 random(42);
+  const std::vector<std::string> namespaces = {"", "A", "window-B"};
+  auto select = [&](internal::KeyedStateBackend& b, const Entry& e) {
+    b.SetCurrentKey(SerializeToString(e.first), static_cast<int>(e.first % kKeyGroups));
+    b.SetCurrentNamespace(e.second);
+  };
+  for (int step = 0; step < 20'000; ++step) {
+    auto& value = internal::GetValueState(*backend, ValueStateDescriptor<int64_t>("v"));
+    auto& list = internal::GetListState(*backend, ListStateDescriptor<int64_t>("l"));
+    const Entry e{static_cast<int64_t>(random() % 60), namespaces[random() % namespaces.size()]};
+    select(*backend, e);
+    const int64_t n = static_cast<int64_t>(random() % 1000);
+    switch (random() % 9) {
+      case 0: value.update(n); values[e] = n; break;
+      case 1:
+        if (int64_t* v = value.mutableValue()) *v += n, values[e] += n;
+        else EXPECT_EQ(values.count(e), 0u);
+        break;
+      case 2: value.clear(); values.erase(e); break;
+      case 3: list.add(n); lists[e].push_back(n); break;
+      case 4: list.clear(); lists.erase(e); break;
+      case 5: {
+        std::optional<int64_t> got = value.value();
+        auto want = values.find(e);
+        ASSERT_EQ(got.has_value(), want != values.end()) << "step " << step;
+        if (got) ASSERT_EQ(*got, want->second) << "step " << step;
+        auto want_list = lists.find(e);
+        ASSERT_EQ(list.get(), want_list == lists.end() ? std::vector<int64_t>() : want_list->second)
+            << "step " << step;
+        break;
+      }
+      case 6: list.add(n); lists[e].push_back(n); break;
+      case 7: if (random() % 50 == 0) ASSERT_TRUE(backend->Flush().ok()); break;
+      case 8:
+        if (random() % 500 == 0) {  // snapshot, then continue on a restored backend
+          auto snapshot = backend->Snapshot();
+          ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+          std::unique_ptr<internal::KeyedStateBackend> restored = NewBackend();
+          for (int kg = 0; kg < kKeyGroups; ++kg) {
+            std::string section;
+            ASSERT_TRUE((*snapshot)->AppendKeyGroup(kg, &section).ok());
+            ASSERT_TRUE(restored->RestoreKeyGroup(kg, section).ok());
+          }
+          snapshot->reset();
+          ASSERT_TRUE(backend->Dispose().ok());
+          backend = std::move(restored);
+        }
+        break;
+    }
+  }
+  // After a flush the store holds exactly the live entries, with their values.
+  ASSERT_TRUE(backend->Flush().ok());
+  internal::KvStore& store = *backend->kv_store();
+  auto read_column = [&](const std::string& name) {
+    std::map<std::string, std::string> rows;
+    auto column = store.OpenColumn(name);
+    EXPECT_TRUE(column.ok());
+    EXPECT_TRUE(store.Scan(*column, "", [&](std::string_view k, std::string_view v) {
+      rows.emplace(std::string(k), std::string(v));
+      return true;
+    }).ok());
+    return rows;
+  };
+  auto store_key = [&](const Entry& e) {
+    select(*backend, e);
+    std::string key;
+    backend->BuildStoreKey(e.second, &key);
+    return key;
+  };
+  std::map<std::string, std::string> want_values, want_lists;
+  for (const auto& [e, v] : values) want_values[store_key(e)] = SerializeToString(v);
+  for (const auto& [e, l] : lists) want_lists[store_key(e)] = SerializeToString(l);
+  EXPECT_EQ(read_column("v"), want_values);
+  EXPECT_EQ(read_column("l"), want_lists);
+  EXPECT_GT(values.size(), 20u);  // the run kept state to compare
+  EXPECT_GT(lists.size(), 20u);
+}
+
+INSTANTIATE_TEST_SUITE_P(CacheEntries, KvCacheTest, ::testing::Values(1, 3, 4096));
+
+TEST(CreateKeyedStateBackendTest, CacheEntriesMustBeAPositiveNumber) {
+  for (const std::string bad : {"0", "-5", "many", ""}) {
+    auto backend = CreateKeyedStateBackend(
+        {{"state.backend.type", "rocksdb"}, {"state.backend.rocksdb.cache.entries", bad}}, KeyGroupRange{0, 7}, 8,
+        "op");
+    ASSERT_FALSE(backend.ok()) << bad;
+    EXPECT_EQ(backend.status().message(),
+              "state.backend.rocksdb.cache.entries: '" + bad + "' is not a positive number of entries");
+  }
 }
 
 }  // namespace
