@@ -14,7 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
@@ -57,6 +59,20 @@ bool PrefixSuccessor(std::string_view prefix, std::string* out) {
   return true;
 }
 
+// Options of a state's column family. State reads are point lookups, many of
+// them for entries that do not exist yet (a new key, a new window): Bloom
+// filters over whole keys, in the memtable and in every table file, answer
+// those without searching.
+rocksdb::ColumnFamilyOptions StateColumnOptions() {
+  rocksdb::ColumnFamilyOptions options;
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.1;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
 class RocksDbKvStore final : public internal::KvStore {
  public:
   RocksDbKvStore(std::string directory, std::unique_ptr<rocksdb::DB> db)
@@ -79,7 +95,7 @@ class RocksDbKvStore final : public internal::KvStore {
       handle = db_->DefaultColumnFamily();
     } else {
       absl::Status status =
-          FromRocksDb(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &handle),
+          FromRocksDb(db_->CreateColumnFamily(StateColumnOptions(), name, &handle),
                       "creating column family '" + name + "' in " + directory_);
       if (!status.ok()) return status;
     }

@@ -29,7 +29,7 @@ inline constexpr ConfigOption kStateBackendRocksdbLocalDir{
 
 // Eddy's own: the write-back cache in front of RocksDB (see KvCell).
 inline constexpr ConfigOption kStateBackendRocksdbCacheEntries{
-    "state.backend.rocksdb.cache.entries", "4096",
+    "state.backend.rocksdb.cache.entries", "16384",
     "Deserialized entries each keyed state of an operator instance keeps in "
     "memory in front of RocksDB; modifications reach RocksDB when the cache "
     "is full or a checkpoint is taken. 1 makes nearly every access a RocksDB "

@@ -114,7 +114,7 @@ struct CellSpec {
 
 class KeyedStateBackend {
  public:
-  static constexpr size_t kDefaultKvCacheEntries = 4096;
+  static constexpr size_t kDefaultKvCacheEntries = 16384;
   // Processing time in milliseconds, for TTL.
   using TimeProvider = std::function<int64_t()>;
 
