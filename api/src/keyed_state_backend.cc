@@ -47,13 +47,14 @@ KeyedStateBackend::~KeyedStateBackend() {
 }
 
 void KeyedStateBackend::SetCurrentNamespace(std::string_view name_space) {
-  namespace_.assign(name_space.data(), name_space.size());
-  namespace_suffix_.clear();
-  if (!name_space.empty()) {
-    AppendNamespace(name_space, &namespace_suffix_);
-    namespaced_key_ = current_key_;
-    namespaced_key_ += namespace_suffix_;
+  namespace_size_ = name_space.size();
+  if (name_space.empty()) {
+    namespace_start_ = 0;
+    return;
   }
+  namespaced_key_.assign(current_key_);
+  AppendNamespace(name_space, &namespaced_key_);
+  namespace_start_ = namespaced_key_.size() - name_space.size();
 }
 
 void KeyedStateBackend::BuildStateKey(std::string_view name_space, std::string* out) const {

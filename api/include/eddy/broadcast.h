@@ -550,7 +550,7 @@ class KeyedBroadcastProcessOperator final : public TwoInputOperator<IN1, IN2, OU
       }));
       std::sort(keys.begin(), keys.end());
       keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-      const std::string name_space = backend->current_namespace();
+      const std::string name_space(backend->current_namespace());
       backend->SetCurrentNamespace("");
       for (const auto& [key_group, bytes] : keys) {
         KS key{};

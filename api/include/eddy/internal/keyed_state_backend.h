@@ -145,9 +145,10 @@ class KeyedStateBackend {
     current_key_.assign(key.data(), key.size());
     current_key_group_ = key_group;
     current_slot_ = key_group - range_.start;
-    if (!namespace_suffix_.empty()) {
-      namespaced_key_.assign(key.data(), key.size());
-      namespaced_key_ += namespace_suffix_;
+    if (namespace_start_ != 0) {  // keep the namespace, swap the key in front of it
+      const size_t key_end = namespaced_key_.size() - namespace_size_ - VarintSize64(namespace_size_);
+      namespaced_key_.replace(0, key_end, key.data(), key.size());
+      namespace_start_ = namespaced_key_.size() - namespace_size_;
     }
   }
   // Scopes every state to namespace `name_space` (serialized bytes; empty is
@@ -156,7 +157,10 @@ class KeyedStateBackend {
   // Empty when no key was set yet.
   const std::string& current_key() const { return current_key_; }
   int current_key_group() const { return current_key_group_; }
-  const std::string& current_namespace() const { return namespace_; }
+  std::string_view current_namespace() const {
+    if (namespace_start_ == 0) return {};
+    return std::string_view(namespaced_key_).substr(namespace_start_);
+  }
   // Index of the current key group inside this backend's range; out of
   // [0, range size) when no key is set or the key group is not this backend's.
   int current_slot() const { return current_slot_; }
@@ -166,7 +170,7 @@ class KeyedStateBackend {
   // namespace. (Serialized keys of one type are prefix-free, so no two
   // (key, namespace) pairs share a table key.)
   const std::string& state_key() const {
-    return namespace_suffix_.empty() ? current_key_ : namespaced_key_;
+    return namespace_start_ == 0 ? current_key_ : namespaced_key_;
   }
   // The same for the current key and another namespace, into `*out`.
   void BuildStateKey(std::string_view name_space, std::string* out) const;
@@ -244,9 +248,11 @@ class KeyedStateBackend {
   std::string current_key_;
   int current_key_group_ = -1;
   int current_slot_ = -1;
-  std::string namespace_;
-  std::string namespace_suffix_;  // varint(size) | namespace; empty for void
-  std::string namespaced_key_;    // current_key_ | namespace_suffix_
+  // current_key_ | varint(namespace size) | namespace, when the namespace is
+  // not void; the namespace starts at namespace_start_ (0: void namespace).
+  std::string namespaced_key_;
+  size_t namespace_start_ = 0;
+  size_t namespace_size_ = 0;
 
   TimeProvider time_provider_;
   std::vector<WriteBackCache*> caches_;  // owned by states_

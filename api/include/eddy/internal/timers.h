@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/node_hash_set.h"
+#include "absl/hash/hash.h"
 #include "eddy/internal/runtime_interfaces.h"
 #include "eddy/state.h"
 
@@ -98,9 +99,7 @@ class TimerQueue {
     template <class T>
     size_t operator()(const T& t) const {
       TimerView v = View(t);
-      size_t h = std::hash<std::string_view>()(v.key);
-      h = h * 1000003 ^ std::hash<std::string_view>()(v.name_space);
-      return h * 1000003 ^ std::hash<int64_t>()(v.timestamp);
+      return absl::HashOf(v.timestamp, v.key, v.name_space);
     }
   };
   struct Eq {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -193,14 +194,24 @@ class WindowOperator final : public OneInputOperator<IN, OUT> {
 
  private:
   void SetWindow(const W& window) {
-    // Consecutive elements usually share a window: serialize only on change.
-    if (!(window == current_window_) || window_bytes_.empty()) {
-      window_bytes_.clear();
-      DataOutput out(&window_bytes_);
-      TypeSerializer<W>::Serialize(window, out);
+    if (window_bytes_.empty() || !(window == current_window_)) {
       current_window_ = window;
+      window_bytes_ = SerializedWindow(window);
     }
     backend_->SetCurrentNamespace(window_bytes_);
+  }
+  // The serialized window, from a small cache: an element of a sliding window
+  // belongs to several windows, and the next element mostly to the same ones.
+  std::string_view SerializedWindow(const W& window) {
+    for (const CachedWindow& c : window_cache_) {
+      if (!c.bytes.empty() && c.window == window) return c.bytes;
+    }
+    CachedWindow& c = window_cache_[next_cached_window_++ % window_cache_.size()];
+    c.window = window;
+    c.bytes.clear();
+    DataOutput out(&c.bytes);
+    TypeSerializer<W>::Serialize(window, out);
+    return c.bytes;
   }
   int64_t CleanupTime(const W& window) const {
     int64_t max = window.maxTimestamp();
@@ -260,7 +271,7 @@ class WindowOperator final : public OneInputOperator<IN, OUT> {
         if (assigner_->isEventTime()) timers_->DeleteEventTimeTimer(t, window_bytes_);
         else timers_->DeleteProcessingTimeTimer(t, window_bytes_);
         MergeCounters(s, merged);
-        sources.push_back(window_bytes_);
+        sources.emplace_back(window_bytes_);
       }
       if (!sources.empty()) {
         std::string target = SerializeToString(merged);
@@ -381,7 +392,13 @@ class WindowOperator final : public OneInputOperator<IN, OUT> {
   TimestampedCollector<OUT> collector_;
   K current_key_{};
   W current_window_{};
-  std::string window_bytes_;
+  std::string_view window_bytes_;  // current_window_ serialized, in window_cache_
+  struct CachedWindow {
+    W window{};
+    std::string bytes;  // empty: unused
+  };
+  std::array<CachedWindow, 8> window_cache_;
+  size_t next_cached_window_ = 0;
   TriggerCtx trigger_context_{this};
   WindowCtx window_context_{this};
 };
