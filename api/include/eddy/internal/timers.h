@@ -5,6 +5,7 @@
 // is switched to the timer's key, so state and getCurrentKey() refer to it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -13,7 +14,7 @@
 #include <tuple>
 #include <vector>
 
-#include "absl/container/node_hash_set.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "eddy/internal/runtime_interfaces.h"
 #include "eddy/state.h"
@@ -35,20 +36,32 @@ struct TimerView {
   std::string_view name_space;
 };
 
-// Timers of one domain, deduplicated: a hash set owns them (so registering a
-// timer that exists, as a window does for every element, is one lookup) and a
-// binary min-heap of (timestamp, registration number) orders them for firing.
-// Timers with equal timestamps fire in the order they were registered. Each
-// timer knows its heap position, so deleting one is a lookup and a sift.
+// Timers of one domain, deduplicated: an index (a hash set over the timers'
+// contents) finds a registered timer with one lookup, so registering one that
+// exists, as a window does for every element, is cheap; a 4-ary min-heap of
+// (timestamp, registration number) orders them for firing, so timers with
+// equal timestamps fire in the order they were registered. The heap owns the
+// timers. A deleted timer leaves the index at once and the heap when it
+// reaches the top, so neither deleting nor sifting touches a timer's node.
 class TimerQueue {
  public:
-  bool empty() const { return heap_.empty(); }
-  size_t size() const { return heap_.size(); }
+  TimerQueue() = default;
+  TimerQueue(const TimerQueue&) = delete;
+  TimerQueue& operator=(const TimerQueue&) = delete;
+  ~TimerQueue() {
+    for (const Slot& slot : heap_) delete slot.timer;
+  }
+
+  bool empty() const { return index_.empty(); }
+  size_t size() const { return index_.size(); }
+  // The earliest timer; only when not empty.
   const InternalTimer& top() const { return heap_.front().timer->timer; }
   // Calls visit(timer) for every timer, in no particular order.
   template <class Visit>
   void ForEach(Visit visit) const {
-    for (const Slot& slot : heap_) visit(slot.timer->timer);
+    for (const Slot& slot : heap_) {
+      if (!slot.timer->deleted) visit(slot.timer->timer);
+    }
   }
 
   // Adds the timer `v` (copying its key and namespace); false if it was
@@ -56,44 +69,49 @@ class TimerQueue {
   bool insert(const TimerView& v) {
     // A window registers its end timer twice per element (trigger, cleanup):
     // the repeat costs a comparison.
-    if (last_ != nullptr && Eq()(*last_, v)) return false;
+    if (last_ != nullptr && Eq()(last_, v)) return false;
     bool added = false;
-    auto it = timers_.lazy_emplace(v, [&](const auto& construct) {
+    auto it = index_.lazy_emplace(v, [&](const auto& construct) {
       added = true;
-      construct(Entry{InternalTimer{v.timestamp, std::string(v.key), v.key_group, std::string(v.name_space)}});
+      construct(new Entry{InternalTimer{v.timestamp, std::string(v.key), v.key_group, std::string(v.name_space)}});
     });
-    last_ = &*it;
+    last_ = *it;
     if (!added) return false;
-    heap_.push_back(Slot{v.timestamp, next_number_++, &*it});
+    heap_.push_back(Slot{v.timestamp, next_number_++, *it});
     SiftUp(heap_.size() - 1);
     return true;
   }
   void erase(const TimerView& v) {
-    auto it = timers_.find(v);
-    if (it == timers_.end()) return;
-    if (last_ == &*it) last_ = nullptr;
-    RemoveAt(it->position);
-    timers_.erase(it);
+    auto it = index_.find(v);
+    if (it == index_.end()) return;
+    if (last_ == *it) last_ = nullptr;
+    (*it)->deleted = true;
+    index_.erase(it);
+    DropDeletedTop();
   }
-  // Removes and returns the earliest timer.
+  // Removes and returns the earliest timer; only when not empty.
   InternalTimer pop() {
-    if (last_ == heap_.front().timer) last_ = nullptr;
-    auto it = timers_.find(View(*heap_.front().timer));
-    RemoveAt(0);
-    return std::move(timers_.extract(it).value().timer);
+    Entry* entry = heap_.front().timer;
+    if (last_ == entry) last_ = nullptr;
+    index_.erase(index_.find(entry));
+    InternalTimer timer = std::move(entry->timer);
+    delete entry;
+    PopTop();
+    DropDeletedTop();
+    return timer;
   }
 
  private:
   struct Entry {
     InternalTimer timer;
-    mutable size_t position = 0;  // index in heap_
+    bool deleted = false;  // out of the index, waiting to leave the heap
   };
   static TimerView View(const TimerView& v) { return v; }
-  static TimerView View(const Entry& e) {
-    return {e.timer.timestamp, e.timer.key_group, e.timer.key, e.timer.name_space};
+  static TimerView View(const Entry* e) {
+    return {e->timer.timestamp, e->timer.key_group, e->timer.key, e->timer.name_space};
   }
-  // Hashing and equality of entries, also against a TimerView, so that a
-  // lookup copies no key or namespace.
+  // Hashing and equality of indexed timers, also against a TimerView, so
+  // that a lookup copies no key or namespace.
   struct Hash {
     using is_transparent = void;
     template <class T>
@@ -114,52 +132,52 @@ class TimerQueue {
   struct Slot {
     int64_t timestamp;
     uint64_t number;  // registration order, among equal timestamps
-    const Entry* timer;
+    Entry* timer;
   };
+  static constexpr size_t kArity = 4;
   static bool Before(const Slot& a, const Slot& b) {
     return a.timestamp < b.timestamp || (a.timestamp == b.timestamp && a.number < b.number);
   }
-  void Place(size_t i, Slot slot) {
-    slot.timer->position = i;
-    heap_[i] = slot;
-  }
   void SiftUp(size_t i) {
-    Slot moving = heap_[i];
+    const Slot moving = heap_[i];
     while (i > 0) {
-      size_t parent = (i - 1) / 2;
+      const size_t parent = (i - 1) / kArity;
       if (!Before(moving, heap_[parent])) break;
-      Place(i, heap_[parent]);
+      heap_[i] = heap_[parent];
       i = parent;
     }
-    Place(i, moving);
+    heap_[i] = moving;
   }
-  void SiftDown(size_t i) {
-    Slot moving = heap_[i];
-    const size_t n = heap_.size();
-    while (true) {
-      size_t child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && Before(heap_[child + 1], heap_[child])) ++child;
-      if (!Before(heap_[child], moving)) break;
-      Place(i, heap_[child]);
-      i = child;
-    }
-    Place(i, moving);
-  }
-  void RemoveAt(size_t i) {
-    Slot last = heap_.back();
+  // Removes the top slot (not its timer).
+  void PopTop() {
+    const Slot moving = heap_.back();
     heap_.pop_back();
-    if (i == heap_.size()) return;
-    Place(i, last);
-    if (i > 0 && Before(last, heap_[(i - 1) / 2])) {
-      SiftUp(i);
-    } else {
-      SiftDown(i);
+    const size_t n = heap_.size();
+    if (n == 0) return;
+    size_t i = 0;
+    while (true) {
+      const size_t first = kArity * i + 1;
+      if (first >= n) break;
+      size_t least = first;
+      for (size_t c = first + 1; c < std::min(first + kArity, n); ++c) {
+        if (Before(heap_[c], heap_[least])) least = c;
+      }
+      if (!Before(heap_[least], moving)) break;
+      heap_[i] = heap_[least];
+      i = least;
+    }
+    heap_[i] = moving;
+  }
+  // Keeps the top a live timer.
+  void DropDeletedTop() {
+    while (!heap_.empty() && heap_.front().timer->deleted) {
+      delete heap_.front().timer;
+      PopTop();
     }
   }
 
-  absl::node_hash_set<Entry, Hash, Eq> timers_;  // stable addresses
-  std::vector<Slot> heap_;
+  absl::flat_hash_set<Entry*, Hash, Eq> index_;  // the live timers
+  std::vector<Slot> heap_;                       // owns every timer, live or deleted
   uint64_t next_number_ = 0;
   const Entry* last_ = nullptr;  // the timer inserted or found last
 };
