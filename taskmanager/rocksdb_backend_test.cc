@@ -341,6 +341,39 @@ TEST_P(KvCacheTest, ReadsAndTheStoreFollowAPlainMap) {
   EXPECT_GT(lists.size(), 20u);
 }
 
+// A restored state whose only change before the next snapshot is a removal:
+// the snapshot must not bring the removed value back.
+TEST_P(KvCacheTest, ARemovalAloneReachesTheNextSnapshot) {
+  auto restore = [&](internal::KeyedStateBackend& from) {
+    auto snapshot = from.Snapshot();
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    std::unique_ptr<internal::KeyedStateBackend> to = NewBackend();
+    for (int kg = 0; kg < kKeyGroups; ++kg) {
+      std::string section;
+      EXPECT_TRUE((*snapshot)->AppendKeyGroup(kg, &section).ok());
+      EXPECT_TRUE(to->RestoreKeyGroup(kg, section).ok());
+    }
+    return to;
+  };
+  auto at = [](internal::KeyedStateBackend& b, int64_t key) {
+    b.SetCurrentKey(SerializeToString(key), static_cast<int>(key % kKeyGroups));
+    return &internal::GetValueState(b, ValueStateDescriptor<int64_t>("v"));
+  };
+  std::unique_ptr<internal::KeyedStateBackend> first = NewBackend();
+  for (int64_t key = 0; key < 10; ++key) at(*first, key)->update(key * 10);
+  std::unique_ptr<internal::KeyedStateBackend> second = restore(*first);
+  for (int64_t key = 0; key < 10; key += 2) at(*second, key)->clear();
+  std::unique_ptr<internal::KeyedStateBackend> third = restore(*second);
+  for (int64_t key = 0; key < 10; ++key) {
+    std::optional<int64_t> got = at(*third, key)->value();
+    if (key % 2 == 0) {
+      EXPECT_FALSE(got.has_value()) << "key " << key << " was cleared before the snapshot";
+    } else {
+      EXPECT_EQ(got, key * 10) << "key " << key;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(CacheEntries, KvCacheTest, ::testing::Values(1, 3, 4096));
 
 TEST(CreateKeyedStateBackendTest, CacheEntriesMustBeAPositiveNumber) {

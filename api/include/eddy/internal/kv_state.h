@@ -135,7 +135,11 @@ class KvCell final : public WriteBackCache {
   void Erase(Entry& e) {
     e.value = S{};
     e.present = false;
-    e.dirty = e.stored;
+    if (e.stored) {
+      MarkDirty(e);  // a Delete to write
+    } else {
+      e.dirty = false;
+    }
   }
   void MarkDirty(Entry& e) {
     e.dirty = true;
