@@ -23,8 +23,10 @@ TEST(TimerQueueTest, FiresByTimeThenRegistrationAndDeduplicates) {
   std::mt19937_64 random(7);
   auto random_key = [&] {
     const int64_t key = static_cast<int64_t>(random() % 40);
-    return Key{static_cast<int64_t>(random() % 30), static_cast<int>(key % 4), "k" + std::to_string(key),
-               random() % 2 == 0 ? std::string() : "ns" + std::to_string(random() % 3)};
+    std::string name_space;
+    if (random() % 2 == 0) name_space = std::string(1 + random() % 3, 'n');  // "", "n", "nn", "nnn"
+    return Key{static_cast<int64_t>(random() % 30), static_cast<int>(key % 4), std::string(1 + key, 'k'),
+               name_space};
   };
   Key last;
   for (int step = 0; step < 50'000; ++step) {
