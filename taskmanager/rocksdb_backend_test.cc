@@ -288,14 +288,20 @@ TEST_P(KvCacheTest, ReadsAndTheStoreFollowAPlainMap) {
         std::optional<int64_t> got = value.value();
         auto want = values.find(e);
         ASSERT_EQ(got.has_value(), want != values.end()) << "step " << step;
-        if (got) ASSERT_EQ(*got, want->second) << "step " << step;
+        if (got) {
+          ASSERT_EQ(*got, want->second) << "step " << step;
+        }
         auto want_list = lists.find(e);
         ASSERT_EQ(list.get(), want_list == lists.end() ? std::vector<int64_t>() : want_list->second)
             << "step " << step;
         break;
       }
       case 6: list.add(n); lists[e].push_back(n); break;
-      case 7: if (random() % 50 == 0) ASSERT_TRUE(backend->Flush().ok()); break;
+      case 7:
+        if (random() % 50 == 0) {
+          ASSERT_TRUE(backend->Flush().ok());
+        }
+        break;
       case 8:
         if (random() % 500 == 0) {  // snapshot, then continue on a restored backend
           auto snapshot = backend->Snapshot();
