@@ -388,7 +388,8 @@ TEST_P(WindowTest, WindowAllCountsEverything) {
 class Trickle : public eddy::SourceFunction<Event> {
  public:
   void run(SourceContext& ctx) override {
-    for (int i = 0; i < 200; ++i) ctx.collect(Event("k" + std::to_string(i % 3), 1, 0));
+    const std::string keys[] = {"k0", "k1", "k2"};
+    for (int i = 0; i < 200; ++i) ctx.collect(Event(keys[i % 3], 1, 0));
     for (int i = 0; i < 25 && ctx.isRunning(); ++i) {
       ctx.flush();
       std::this_thread::sleep_for(ms(20));
