@@ -254,6 +254,17 @@ class KvCacheTest : public ::testing::TestWithParam<int> {
     EXPECT_TRUE(backend.ok()) << backend.status();
     return *std::move(backend);
   }
+  // A new backend restored from a snapshot of `from`, into `*to`.
+  void Restore(internal::KeyedStateBackend& from, std::unique_ptr<internal::KeyedStateBackend>* to) {
+    auto snapshot = from.Snapshot();
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    *to = NewBackend();
+    for (int kg = 0; kg < kKeyGroups; ++kg) {
+      std::string section;
+      ASSERT_TRUE((*snapshot)->AppendKeyGroup(kg, &section).ok());
+      ASSERT_TRUE((*to)->RestoreKeyGroup(kg, section).ok());
+    }
+  }
   static constexpr int kKeyGroups = 8;
   fs::path root_;
 };
@@ -304,15 +315,8 @@ TEST_P(KvCacheTest, ReadsAndTheStoreFollowAPlainMap) {
         break;
       case 8:
         if (random() % 500 == 0) {  // snapshot, then continue on a restored backend
-          auto snapshot = backend->Snapshot();
-          ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-          std::unique_ptr<internal::KeyedStateBackend> restored = NewBackend();
-          for (int kg = 0; kg < kKeyGroups; ++kg) {
-            std::string section;
-            ASSERT_TRUE((*snapshot)->AppendKeyGroup(kg, &section).ok());
-            ASSERT_TRUE(restored->RestoreKeyGroup(kg, section).ok());
-          }
-          snapshot->reset();
+          std::unique_ptr<internal::KeyedStateBackend> restored;
+          ASSERT_NO_FATAL_FAILURE(Restore(*backend, &restored));
           ASSERT_TRUE(backend->Dispose().ok());
           backend = std::move(restored);
         }
@@ -350,26 +354,16 @@ TEST_P(KvCacheTest, ReadsAndTheStoreFollowAPlainMap) {
 // A restored state whose only change before the next snapshot is a removal:
 // the snapshot must not bring the removed value back.
 TEST_P(KvCacheTest, ARemovalAloneReachesTheNextSnapshot) {
-  auto restore = [&](internal::KeyedStateBackend& from) {
-    auto snapshot = from.Snapshot();
-    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
-    std::unique_ptr<internal::KeyedStateBackend> to = NewBackend();
-    for (int kg = 0; kg < kKeyGroups; ++kg) {
-      std::string section;
-      EXPECT_TRUE((*snapshot)->AppendKeyGroup(kg, &section).ok());
-      EXPECT_TRUE(to->RestoreKeyGroup(kg, section).ok());
-    }
-    return to;
-  };
   auto at = [](internal::KeyedStateBackend& b, int64_t key) {
     b.SetCurrentKey(SerializeToString(key), static_cast<int>(key % kKeyGroups));
     return &internal::GetValueState(b, ValueStateDescriptor<int64_t>("v"));
   };
   std::unique_ptr<internal::KeyedStateBackend> first = NewBackend();
   for (int64_t key = 0; key < 10; ++key) at(*first, key)->update(key * 10);
-  std::unique_ptr<internal::KeyedStateBackend> second = restore(*first);
+  std::unique_ptr<internal::KeyedStateBackend> second, third;
+  ASSERT_NO_FATAL_FAILURE(Restore(*first, &second));
   for (int64_t key = 0; key < 10; key += 2) at(*second, key)->clear();
-  std::unique_ptr<internal::KeyedStateBackend> third = restore(*second);
+  ASSERT_NO_FATAL_FAILURE(Restore(*second, &third));
   for (int64_t key = 0; key < 10; ++key) {
     std::optional<int64_t> got = at(*third, key)->value();
     if (key % 2 == 0) {
